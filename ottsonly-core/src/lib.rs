@@ -1,0 +1,24 @@
+//! OTTSONLY core: every rule of the subscription shop as a typed async API over a storage port.
+//!
+//! Core knows no HTTP, no database driver, no wall clock and no environment: storage comes in
+//! as a [`Store`], time as a [`Clock`], randomness as an [`Entropy`], and the outside world
+//! (SMS, payment gateway) through ports.
+
+pub mod clock;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod money;
+pub mod phone;
+pub mod store;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use clock::{Clock, Entropy, ManualClock, OsEntropy, SystemClock};
+pub use error::{Error, ErrorKind, Result, StoreError};
+pub use ids::*;
+pub use model::*;
+pub use money::Money;
+pub use phone::PhoneNumber;
+pub use store::{Store, StoreRead, StoreResult, Tx};

@@ -1,0 +1,285 @@
+//! The storage port: what core needs from a database, documented as a contract.
+//!
+//! Backends implement [`Store`] (reads outside a transaction, and `begin`) and [`Tx`] (reads and
+//! guarded writes inside one unit of work). Core composes guarded steps inside one `Tx` and
+//! commits them as one; a `Tx` dropped without `commit` leaves no trace.
+//!
+//! Every backend must pass `ottsonly_core::testing::conformance` unchanged.
+//!
+//! Conventions that hold for every method:
+//! - Lists return at most `slice.limit` items with id strictly below `slice.before_id`, largest
+//!   id (newest) first. Ids are UUIDv7 strings, so string order is creation order.
+//! - "Guarded" writes change nothing and return `false` / `None` when their condition does not
+//!   hold. The condition and the write are one atomic step in the backend (a conditional
+//!   `UPDATE ... WHERE` or `$inc` with a filter), never a read followed by a write.
+//! - Unique rules surface as [`StoreError::Conflict`] with a [`constraint`](crate::error::constraint) name.
+//! - Timestamps are stored with millisecond precision.
+//! - Where two units of work race and one must be run again from the start, the backend returns
+//!   [`StoreError::Transient`] (from any method, including `commit`); core retries the unit.
+
+use crate::error::StoreError;
+use crate::ids::*;
+use crate::model::*;
+use crate::money::Money;
+use crate::phone::PhoneNumber;
+use async_trait::async_trait;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Reads, available both outside a transaction (on [`Store`]) and inside one (on [`Tx`]).
+/// Inside a `Tx` they see that unit's own uncommitted writes.
+#[async_trait]
+pub trait StoreRead: Send + Sync {
+    async fn get_user(&mut self, id: &UserId) -> StoreResult<Option<User>>;
+    async fn get_user_by_phone(&mut self, phone: &PhoneNumber) -> StoreResult<Option<User>>;
+    async fn list_users(&mut self, filter: &UserFilter, slice: &Slice) -> StoreResult<Vec<User>>;
+
+    async fn get_product(&mut self, id: &ProductId) -> StoreResult<Option<Product>>;
+    async fn list_products(&mut self, include_inactive: bool, slice: &Slice) -> StoreResult<Vec<Product>>;
+    /// Pool credentials of the product still `Available`.
+    async fn count_available_credentials(&mut self, product: &ProductId) -> StoreResult<u64>;
+    async fn get_credential(&mut self, id: &CredentialId) -> StoreResult<Option<CredentialRecord>>;
+
+    async fn get_order(&mut self, id: &OrderId) -> StoreResult<Option<Order>>;
+    async fn get_order_by_idempotency_key(&mut self, user: &UserId, key: &str) -> StoreResult<Option<Order>>;
+    async fn list_orders(&mut self, filter: &OrderFilter, slice: &Slice) -> StoreResult<Vec<Order>>;
+
+    async fn get_subscription(&mut self, id: &SubscriptionId) -> StoreResult<Option<Subscription>>;
+    async fn get_subscription_by_order(&mut self, order: &OrderId) -> StoreResult<Option<Subscription>>;
+    async fn list_subscriptions(
+        &mut self,
+        filter: &SubscriptionFilter,
+        slice: &Slice,
+    ) -> StoreResult<Vec<Subscription>>;
+    /// `Active` subscriptions with `end_at <= now`, oldest end first, for the expiry sweep.
+    async fn list_subscriptions_ended(
+        &mut self,
+        now: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<Subscription>>;
+    /// `Active` subscriptions with `now < end_at <= until` and no reminder yet, oldest end first.
+    async fn list_subscriptions_to_remind(
+        &mut self,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<Subscription>>;
+
+    async fn list_ledger(&mut self, user: &UserId, slice: &Slice) -> StoreResult<Vec<LedgerEntry>>;
+    /// Signed sum of all the user's ledger entries (credits minus debits).
+    async fn ledger_sum(&mut self, user: &UserId) -> StoreResult<i64>;
+    async fn get_ledger_entry_by_reference(
+        &mut self,
+        reference_type: ReferenceType,
+        reference_id: &str,
+        kind: EntryKind,
+    ) -> StoreResult<Option<LedgerEntry>>;
+
+    async fn get_topup(&mut self, id: &TopUpId) -> StoreResult<Option<TopUp>>;
+    async fn get_topup_by_gateway_order(&mut self, gateway_order_id: &str) -> StoreResult<Option<TopUp>>;
+    /// `Created` top-ups made at or before `created_before`, oldest first.
+    async fn list_open_topups(&mut self, created_before: Timestamp, limit: u32) -> StoreResult<Vec<TopUp>>;
+
+    async fn get_otp(&mut self, phone: &PhoneNumber) -> StoreResult<Option<OtpRecord>>;
+    async fn get_refresh_token_by_hash(&mut self, token_hash: &str) -> StoreResult<Option<RefreshToken>>;
+
+    /// The recipient's personal notifications merged with the broadcasts addressed to them
+    /// (audience `All` or their role, sent at or after `joined_at`, not deleted by them).
+    async fn list_notifications(
+        &mut self,
+        recipient: &Recipient,
+        unread_only: bool,
+        slice: &Slice,
+    ) -> StoreResult<Vec<NotificationView>>;
+    async fn count_unread_notifications(&mut self, recipient: &Recipient) -> StoreResult<u64>;
+
+    async fn list_outbox(
+        &mut self,
+        status: Option<OutboxStatus>,
+        slice: &Slice,
+    ) -> StoreResult<Vec<OutboxItem>>;
+    async fn list_audit(&mut self, filter: &AuditFilter, slice: &Slice) -> StoreResult<Vec<AuditEntry>>;
+    async fn get_setting(&mut self, key: &str) -> StoreResult<Option<String>>;
+}
+
+/// One unit of work. Writes become visible to others only on [`Tx::commit`]; dropping the `Tx`
+/// rolls every write back.
+#[async_trait]
+pub trait Tx: StoreRead {
+    // --- users ---
+    /// Conflict `users.phone` if the phone exists.
+    async fn insert_user(&mut self, user: &User) -> StoreResult<()>;
+    /// Replaces name, email, role, is_blocked, token_version and updated_at (not the balance).
+    /// Returns false if the user does not exist.
+    async fn update_user(&mut self, user: &User) -> StoreResult<bool>;
+    /// Guarded: adds `amount` to the balance; `None` if the user does not exist.
+    async fn credit_balance(
+        &mut self,
+        user: &UserId,
+        amount: Money,
+        now: Timestamp,
+    ) -> StoreResult<Option<Money>>;
+    /// Guarded: subtracts `amount` only if the balance is at least `amount`; returns the new
+    /// balance, or `None` if the balance is too low or the user does not exist.
+    async fn debit_balance(
+        &mut self,
+        user: &UserId,
+        amount: Money,
+        now: Timestamp,
+    ) -> StoreResult<Option<Money>>;
+
+    // --- ledger ---
+    /// Conflict `ledger.reference` if (reference_type, reference_id, kind) exists.
+    async fn insert_ledger_entry(&mut self, entry: &LedgerEntry) -> StoreResult<()>;
+
+    // --- auth ---
+    /// Inserts or replaces the phone's OTP record.
+    async fn put_otp(&mut self, otp: &OtpRecord) -> StoreResult<()>;
+    /// Guarded: increments `attempts` if the code is not consumed and `attempts < max_attempts`;
+    /// returns the record after the increment, or `None`.
+    async fn record_otp_attempt(
+        &mut self,
+        phone: &PhoneNumber,
+        max_attempts: u32,
+    ) -> StoreResult<Option<OtpRecord>>;
+    /// Guarded: marks the code consumed if it is still unconsumed and was created at
+    /// `created_at` (the code that was checked); true for exactly one caller.
+    async fn consume_otp(
+        &mut self,
+        phone: &PhoneNumber,
+        created_at: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Conflict `refresh_tokens.token_hash` on a duplicate hash.
+    async fn insert_refresh_token(&mut self, token: &RefreshToken) -> StoreResult<()>;
+    /// Guarded: sets `used_at` if the token is neither used nor revoked; true for one caller.
+    async fn mark_refresh_token_used(&mut self, id: &RefreshTokenId, now: Timestamp) -> StoreResult<bool>;
+    /// Revokes every not-yet-revoked token of the family; returns how many.
+    async fn revoke_refresh_family(&mut self, family_id: &str, now: Timestamp) -> StoreResult<u64>;
+    /// Revokes every not-yet-revoked token of the user; returns how many.
+    async fn revoke_user_refresh_tokens(&mut self, user: &UserId, now: Timestamp) -> StoreResult<u64>;
+
+    // --- catalog ---
+    async fn insert_product(&mut self, product: &Product) -> StoreResult<()>;
+    /// Replaces the editable fields (names, description, price, duration, is_active, updated_at);
+    /// never `stock`, which only moves through [`Tx::adjust_stock`]. False if missing.
+    async fn update_product(&mut self, product: &Product) -> StoreResult<bool>;
+    /// Guarded: adds `delta` (may be negative) to stock only if the result is >= 0 and, when
+    /// `require_active`, the product is active. Returns the new stock, or `None`.
+    async fn adjust_stock(
+        &mut self,
+        product: &ProductId,
+        delta: i64,
+        require_active: bool,
+        now: Timestamp,
+    ) -> StoreResult<Option<i64>>;
+    async fn insert_credential(&mut self, credential: &CredentialRecord) -> StoreResult<()>;
+    /// Guarded: takes the oldest `Available` credential of the product, marks it `Assigned` to the
+    /// subscription and returns it; `None` if the pool is empty. Two concurrent callers never
+    /// get the same credential.
+    async fn claim_credential(
+        &mut self,
+        product: &ProductId,
+        subscription: &SubscriptionId,
+        now: Timestamp,
+    ) -> StoreResult<Option<CredentialRecord>>;
+
+    // --- orders and subscriptions ---
+    /// Conflict `orders.user_id+idempotency_key` if the user used the key before.
+    async fn insert_order(&mut self, order: &Order) -> StoreResult<()>;
+    /// Guarded: `Completed` → `Refunded` with reason, actor and time; true for exactly one caller.
+    async fn mark_order_refunded(
+        &mut self,
+        id: &OrderId,
+        reason: &str,
+        actor: &UserId,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Conflict `subscriptions.order_id` if the order has one.
+    async fn insert_subscription(&mut self, subscription: &Subscription) -> StoreResult<()>;
+    /// Guarded compare-and-set: replaces the mutable fields (status, dates, credential_id,
+    /// reminded_at, updated_at) only if the stored status is still `expected`.
+    async fn update_subscription(
+        &mut self,
+        subscription: &Subscription,
+        expected: SubscriptionStatus,
+    ) -> StoreResult<bool>;
+
+    // --- top-ups ---
+    /// Conflict `topups.gateway_order_id` on a duplicate gateway order.
+    async fn insert_topup(&mut self, topup: &TopUp) -> StoreResult<()>;
+    /// Guarded: `Created` → `Paid` with the payment id; true for exactly one caller. Conflict
+    /// `topups.gateway_payment_id` if another top-up holds that payment id.
+    async fn mark_topup_paid(&mut self, id: &TopUpId, payment_id: &str, now: Timestamp) -> StoreResult<bool>;
+    /// Guarded: `Created` → `to` (expired or failed).
+    async fn close_topup(&mut self, id: &TopUpId, to: TopUpStatus, now: Timestamp) -> StoreResult<bool>;
+
+    // --- notifications ---
+    async fn insert_notification(&mut self, notification: &Notification) -> StoreResult<()>;
+    async fn insert_broadcast(&mut self, broadcast: &Broadcast) -> StoreResult<()>;
+    /// Marks one notification or broadcast read for the recipient; false if they cannot see it.
+    async fn mark_notification_read(
+        &mut self,
+        recipient: &Recipient,
+        id: &NotificationId,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Marks everything the recipient can see as read; returns how many changed.
+    async fn mark_all_notifications_read(
+        &mut self,
+        recipient: &Recipient,
+        now: Timestamp,
+    ) -> StoreResult<u64>;
+    /// Deletes a notification, or hides a broadcast for this recipient; false if not visible.
+    async fn delete_notification(
+        &mut self,
+        recipient: &Recipient,
+        id: &NotificationId,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+
+    // --- outbox ---
+    async fn insert_outbox(&mut self, item: &OutboxItem) -> StoreResult<()>;
+    /// Guarded: leases up to `limit` `Pending` items due at `now` whose lease is absent or
+    /// expired (oldest due first): sets `lease_owner`, `lease_until` and increments `attempts`.
+    /// Two claimers never hold the same item at once.
+    async fn claim_outbox(
+        &mut self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxItem>>;
+    /// Guarded on the lease owner: `Pending` → `Delivered`.
+    async fn complete_outbox(&mut self, id: &OutboxId, owner: &str, now: Timestamp) -> StoreResult<bool>;
+    /// Guarded on the lease owner: releases the lease with the error; `retry_at = Some(t)` keeps
+    /// it `Pending` due at `t`, `None` parks it as `Failed`.
+    async fn fail_outbox(
+        &mut self,
+        id: &OutboxId,
+        owner: &str,
+        error: &str,
+        retry_at: Option<Timestamp>,
+    ) -> StoreResult<bool>;
+
+    // --- audit and settings ---
+    async fn insert_audit(&mut self, entry: &AuditEntry) -> StoreResult<()>;
+    /// Stores `value` under `key` unless a value exists; returns the stored value either way.
+    async fn put_setting_if_absent(&mut self, key: &str, value: &str) -> StoreResult<String>;
+
+    /// Makes every write of this unit visible at once.
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}
+
+/// A database holding OTTSONLY's data. Cheap to clone is not required: core holds it in an `Arc`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Starts a unit of work for writes.
+    async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
+    /// A handle for reads outside a transaction (each read sees committed data).
+    async fn reader(&self) -> StoreResult<Box<dyn StoreRead>>;
+    /// Checks the database answers (readiness probes).
+    async fn ping(&self) -> StoreResult<()>;
+    /// A short name for logs and metrics, e.g. `"sqlite"`.
+    fn backend_name(&self) -> &'static str;
+}

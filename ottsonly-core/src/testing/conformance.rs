@@ -1,0 +1,1 @@
+//! Behaviour every `Store` must have (written by the conformance task).

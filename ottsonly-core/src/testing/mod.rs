@@ -1,0 +1,21 @@
+//! Test support shared by every backend: the storage conformance suite and test doubles.
+//! Not a stable API.
+
+pub mod conformance;
+
+use crate::store::Store;
+use std::any::Any;
+use std::sync::Arc;
+
+/// A fresh, empty store for one test, plus whatever must live as long as it (a temp dir, a
+/// database to drop).
+pub struct TestStore {
+    pub store: Arc<dyn Store>,
+    pub guard: Box<dyn Any + Send + Sync>,
+}
+
+impl TestStore {
+    pub fn new(store: Arc<dyn Store>, guard: impl Any + Send + Sync) -> Self {
+        TestStore { store, guard: Box::new(guard) }
+    }
+}

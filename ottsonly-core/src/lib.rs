@@ -22,3 +22,23 @@ pub use model::*;
 pub use money::Money;
 pub use phone::PhoneNumber;
 pub use store::{Store, StoreRead, StoreResult, Tx};
+
+pub mod access;
+pub mod app;
+pub mod auth;
+pub mod catalog;
+pub mod config;
+pub mod crypto;
+pub mod notifications;
+pub mod orders;
+pub mod outbox;
+pub mod payments;
+pub mod subscriptions;
+pub mod users;
+mod validate;
+pub mod wallet;
+
+pub use access::{Action, Actor};
+pub use app::{Ottsonly, OttsonlyBuilder};
+pub use config::CoreConfig;
+pub use crypto::{CredentialCipher, Credentials};

@@ -2,6 +2,8 @@
 //! Not a stable API.
 
 pub mod conformance;
+pub mod harness;
+pub mod scenarios;
 
 use crate::store::Store;
 use std::any::Any;

@@ -1,0 +1,184 @@
+//! Tuning values and secrets, passed in by the embedding application (core reads no environment).
+
+use crate::error::Error;
+use crate::money::Money;
+use crate::phone::{INDIA, PhoneNumber};
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+/// Everything core needs to know. Build with [`CoreConfig::new`] and adjust the public fields.
+#[derive(Clone, Debug)]
+pub struct CoreConfig {
+    pub auth: AuthConfig,
+    pub catalog: CatalogConfig,
+    pub subscriptions: SubscriptionConfig,
+    pub wallet: WalletConfig,
+    pub outbox: OutboxConfig,
+}
+
+impl CoreConfig {
+    /// The defaults named in each section, with the two secrets that have no safe default.
+    pub fn new(jwt_secret: impl Into<Vec<u8>>) -> Result<Self, Error> {
+        Ok(CoreConfig {
+            auth: AuthConfig::new(jwt_secret)?,
+            catalog: CatalogConfig { low_stock_threshold: 3 },
+            subscriptions: SubscriptionConfig { reminder_days: 3, sweep_batch: 200 },
+            wallet: WalletConfig {
+                topup_min: Money::from_paise(100).expect("positive"),
+                topup_max: Money::from_paise(1_000_000).expect("positive"),
+                adjustment_max: Money::from_paise(10_000_000).expect("positive"),
+                currency: "INR".into(),
+                reconcile_after: Duration::from_secs(15 * 60),
+                reconcile_horizon: Duration::from_secs(3 * 24 * 3600),
+            },
+            outbox: OutboxConfig {
+                max_attempts: 10,
+                backoff_base: Duration::from_secs(5),
+                backoff_max: Duration::from_secs(3600),
+                lease: Duration::from_secs(60),
+            },
+        })
+    }
+}
+
+/// Login rules. Secrets are redacted from `Debug`.
+#[derive(Clone)]
+pub struct AuthConfig {
+    jwt_secret: Vec<u8>,
+    /// Key of the OTP MACs, derived from the JWT secret so operators manage one secret.
+    otp_mac_key: Vec<u8>,
+    pub jwt_issuer: String,
+    /// Access token lifetime (default 15 min).
+    pub access_ttl: Duration,
+    /// Refresh token lifetime (default 30 days).
+    pub refresh_ttl: Duration,
+    /// Digits of a one-time code (default 6).
+    pub otp_digits: u32,
+    /// How long a code is valid (default 5 min).
+    pub otp_ttl: Duration,
+    /// Wrong submissions after which a code is dead (default 5).
+    pub otp_max_attempts: u32,
+    /// Minimum time between two sends to one phone (default 60 s).
+    pub otp_resend_cooldown: Duration,
+    /// Sends per phone per rolling day (default 10).
+    pub otp_daily_limit: u32,
+    /// Country code for numbers typed without one (default India, "91").
+    pub default_country: Option<String>,
+    /// Phones that always accept a fixed code, receive nothing and skip rate limits (demos, CI).
+    pub test_phones: HashMap<PhoneNumber, String>,
+}
+
+/// Shortest JWT secret accepted: HS256 wants at least as many key bytes as hash bytes.
+pub const JWT_SECRET_MIN_BYTES: usize = 32;
+
+impl AuthConfig {
+    pub fn new(jwt_secret: impl Into<Vec<u8>>) -> Result<Self, Error> {
+        let jwt_secret = jwt_secret.into();
+        if jwt_secret.len() < JWT_SECRET_MIN_BYTES {
+            return Err(Error::validation(
+                "jwt_secret",
+                format!("must be at least {JWT_SECRET_MIN_BYTES} bytes"),
+            ));
+        }
+        let otp_mac_key = crate::crypto::hmac_hex(&jwt_secret, &[b"ottsonly/otp-mac/v1"]).into_bytes();
+        Ok(AuthConfig {
+            jwt_secret,
+            otp_mac_key,
+            jwt_issuer: "ottsonly".into(),
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            otp_digits: 6,
+            otp_ttl: Duration::from_secs(5 * 60),
+            otp_max_attempts: 5,
+            otp_resend_cooldown: Duration::from_secs(60),
+            otp_daily_limit: 10,
+            default_country: Some(INDIA.into()),
+            test_phones: HashMap::new(),
+        })
+    }
+
+    pub(crate) fn jwt_secret(&self) -> &[u8] {
+        &self.jwt_secret
+    }
+
+    pub(crate) fn otp_mac_key(&self) -> &[u8] {
+        &self.otp_mac_key
+    }
+
+    /// Parses `+91XXXXXXXXXX:123456,+91YYYYYYYYYY:654321` into `test_phones`.
+    pub fn parse_test_phones(&self, spec: &str) -> Result<HashMap<PhoneNumber, String>, Error> {
+        let mut out = HashMap::new();
+        for pair in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (phone, code) = pair
+                .rsplit_once(':')
+                .ok_or_else(|| Error::validation("test_phones", format!("`{pair}` is not PHONE:CODE")))?;
+            let phone = PhoneNumber::parse(phone, self.default_country.as_deref())
+                .map_err(|e| Error::validation("test_phones", format!("`{phone}`: {e}")))?;
+            let code = code.trim();
+            if code.len() != self.otp_digits as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(Error::validation(
+                    "test_phones",
+                    format!("code for {phone} must be {} digits", self.otp_digits),
+                ));
+            }
+            out.insert(phone, code.to_string());
+        }
+        Ok(out)
+    }
+}
+
+impl fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("jwt_secret", &"<redacted>")
+            .field("access_ttl", &self.access_ttl)
+            .field("refresh_ttl", &self.refresh_ttl)
+            .field("otp_ttl", &self.otp_ttl)
+            .field("otp_max_attempts", &self.otp_max_attempts)
+            .field("otp_resend_cooldown", &self.otp_resend_cooldown)
+            .field("otp_daily_limit", &self.otp_daily_limit)
+            .field("default_country", &self.default_country)
+            .field("test_phones", &self.test_phones.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct CatalogConfig {
+    /// A purchase that leaves stock at or below this raises a low-stock alert (default 3).
+    pub low_stock_threshold: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct SubscriptionConfig {
+    /// Days before the end at which the owner is reminded (default 3).
+    pub reminder_days: u32,
+    /// Subscriptions handled per unit of work by the expiry sweep and reminders (default 200).
+    pub sweep_batch: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct WalletConfig {
+    /// Smallest top-up (default 100 paise).
+    pub topup_min: Money,
+    /// Largest top-up (default 10,00,000 paise).
+    pub topup_max: Money,
+    /// Largest single admin adjustment (default 1,00,00,000 paise).
+    pub adjustment_max: Money,
+    pub currency: String,
+    /// A top-up still open this long after creation is checked against the gateway.
+    pub reconcile_after: Duration,
+    /// A top-up still open this long after creation is expired (the gateway refunds by then).
+    pub reconcile_horizon: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct OutboxConfig {
+    /// Deliveries tried before an alert is parked as failed (default 10).
+    pub max_attempts: u32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// How long a claimed alert stays leased to its claimer (default 60 s).
+    pub lease: Duration,
+}

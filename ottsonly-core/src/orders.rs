@@ -1,0 +1,345 @@
+//! Purchases and refunds: each one unit of work that moves stock, money and subscriptions together.
+
+use crate::access::{Action, Actor};
+use crate::app::Ctx;
+use crate::error::{Error, Result, StoreError, constraint};
+use crate::ids::{OrderId, ProductId, SubscriptionId};
+use crate::model::*;
+use crate::money::Money;
+use crate::outbox::AdminAlert;
+use crate::store::Tx;
+use crate::validate;
+use chrono::TimeDelta;
+use serde_json::json;
+
+pub struct Orders<'a> {
+    pub(crate) ctx: &'a Ctx,
+}
+
+/// The result of a purchase: the order and the subscription it created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Purchase {
+    pub order: Order,
+    pub subscription: Subscription,
+    /// True when an idempotency key matched an earlier purchase and nothing new happened.
+    pub replayed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refund {
+    pub order: Order,
+    pub subscription: Option<Subscription>,
+    /// The buyer's balance after the refund.
+    pub balance: Money,
+}
+
+impl Orders<'_> {
+    /// Buys one unit of a product from the wallet, all or nothing: stock −1, wallet −price with a
+    /// ledger entry, an order, a subscription (active with a pool credential if one is left,
+    /// otherwise waiting for an admin), the buyer's notifications and the admin alerts.
+    ///
+    /// With an `idempotency_key`, a retry returns the first purchase (`replayed`), and the same
+    /// key for another product is [`Error::IdempotencyKeyReused`].
+    pub async fn purchase(
+        &self,
+        actor: &Actor,
+        product_id: &ProductId,
+        idempotency_key: Option<&str>,
+    ) -> Result<Purchase> {
+        actor.require(Action::CreateOrder)?;
+        let key = &idempotency_key.map(|k| validate::key("idempotency_key", k)).transpose()?;
+        self.ctx.retry(|| self.purchase_once(actor, product_id, key.as_deref())).await
+    }
+
+    async fn purchase_once(
+        &self,
+        actor: &Actor,
+        product_id: &ProductId,
+        key: Option<&str>,
+    ) -> Result<Purchase> {
+        let ctx = self.ctx;
+        let now = ctx.now();
+        let mut tx = ctx.store.begin().await?;
+        if let Some(key) = key
+            && let Some(order) = tx.get_order_by_idempotency_key(&actor.user_id, key).await?
+        {
+            if order.product_id != *product_id {
+                return Err(Error::IdempotencyKeyReused);
+            }
+            let subscription = tx
+                .get_subscription_by_order(&order.id)
+                .await?
+                .ok_or_else(|| Error::Internal(format!("order {} has no subscription", order.id)))?;
+            let subscription = Subscription { status: subscription.effective_status(now), ..subscription };
+            return Ok(Purchase { order, subscription, replayed: true });
+        }
+        let user = tx.get_user(&actor.user_id).await?.ok_or(Error::NotFound { what: "user" })?;
+        if user.is_blocked {
+            return Err(Error::UserBlocked);
+        }
+        let product = tx.get_product(product_id).await?.ok_or(Error::NotFound { what: "product" })?;
+        if !product.is_active {
+            return Err(Error::ProductInactive);
+        }
+        let stock = tx.adjust_stock(product_id, -1, true, now).await?.ok_or(Error::OutOfStock)?;
+        let balance =
+            tx.debit_balance(&user.id, product.price, now).await?.ok_or(Error::InsufficientBalance)?;
+
+        let order = Order {
+            id: ctx.id(),
+            user_id: user.id.clone(),
+            product_id: product.id.clone(),
+            product_name: product.display_name(),
+            amount: product.price,
+            status: OrderStatus::Completed,
+            idempotency_key: key.map(str::to_string),
+            created_at: now,
+            paid_at: now,
+            refunded_at: None,
+            refund_reason: None,
+            refunded_by: None,
+            updated_at: now,
+        };
+        tx.insert_order(&order).await.map_err(|e| match e {
+            // A concurrent retry with the same key won: run again and replay its result.
+            StoreError::Conflict { constraint: constraint::ORDER_IDEMPOTENCY_KEY } => Error::Store(
+                StoreError::Transient("concurrent purchase with the same idempotency key".into()),
+            ),
+            e => e.into(),
+        })?;
+        tx.insert_ledger_entry(&LedgerEntry {
+            id: ctx.id(),
+            user_id: user.id.clone(),
+            kind: EntryKind::Debit,
+            amount: product.price,
+            balance_after: balance,
+            reference_type: ReferenceType::Order,
+            reference_id: order.id.as_str().into(),
+            description: format!("Purchase of {}", order.product_name),
+            actor_id: None,
+            created_at: now,
+        })
+        .await?;
+
+        let sub_id: SubscriptionId = ctx.id();
+        let credential = tx.claim_credential(product_id, &sub_id, now).await?;
+        let subscription = Subscription {
+            id: sub_id,
+            user_id: user.id.clone(),
+            product_id: product.id.clone(),
+            order_id: order.id.clone(),
+            platform_name: product.platform_name.clone(),
+            plan_name: product.plan_name.clone(),
+            duration_days: product.duration_days,
+            status: if credential.is_some() {
+                SubscriptionStatus::Active
+            } else {
+                SubscriptionStatus::PendingCredentials
+            },
+            start_at: credential.as_ref().map(|_| now),
+            end_at: credential.as_ref().map(|_| now + TimeDelta::days(i64::from(product.duration_days))),
+            credential_id: credential.map(|c| c.id),
+            reminded_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        tx.insert_subscription(&subscription).await?;
+        self.purchase_side_effects(&mut *tx, &user, &product, &order, &subscription, stock).await?;
+        tx.commit().await?;
+        Ok(Purchase { order, subscription, replayed: false })
+    }
+
+    async fn purchase_side_effects(
+        &self,
+        tx: &mut dyn Tx,
+        user: &User,
+        product: &Product,
+        order: &Order,
+        sub: &Subscription,
+        stock: i64,
+    ) -> Result<()> {
+        let ctx = self.ctx;
+        let name = &order.product_name;
+        ctx.notify(
+            tx,
+            &user.id,
+            NotificationKind::OrderConfirmed,
+            "Order confirmed",
+            format!("You bought {name} for {}.", order.amount),
+        )
+        .await?;
+        let phone = user.phone.masked();
+        ctx.alert(
+            tx,
+            &AdminAlert::NewOrder {
+                order_id: order.id.as_str().into(),
+                user_phone: phone.clone(),
+                product_name: name.clone(),
+                amount_paise: order.amount.paise(),
+                remaining_stock: stock,
+            },
+        )
+        .await?;
+        if sub.status == SubscriptionStatus::Active {
+            ctx.notify(
+                tx,
+                &user.id,
+                NotificationKind::CredentialsDelivered,
+                "Your account is ready",
+                format!(
+                    "The login for {name} is in your subscription, valid for {} days.",
+                    product.duration_days
+                ),
+            )
+            .await?;
+        } else {
+            ctx.notify(
+                tx,
+                &user.id,
+                NotificationKind::AwaitingCredentials,
+                "Preparing your account",
+                format!(
+                    "We are setting up {name}; your {} days start when the login arrives.",
+                    product.duration_days
+                ),
+            )
+            .await?;
+            ctx.alert(
+                tx,
+                &AdminAlert::AwaitingCredentials {
+                    order_id: order.id.as_str().into(),
+                    subscription_id: sub.id.as_str().into(),
+                    user_phone: phone,
+                    product_name: name.clone(),
+                },
+            )
+            .await?;
+        }
+        if stock <= ctx.config.catalog.low_stock_threshold {
+            ctx.alert(
+                tx,
+                &AdminAlert::LowStock {
+                    product_id: product.id.as_str().into(),
+                    product_name: name.clone(),
+                    stock,
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// An order, for its owner or staff. Others get "not found".
+    pub async fn get(&self, actor: &Actor, id: &OrderId) -> Result<Order> {
+        let mut r = self.ctx.store.reader().await?;
+        let order = r.get_order(id).await?.ok_or(Error::NotFound { what: "order" })?;
+        if order.user_id != actor.user_id && actor.require(Action::ViewAllOrders).is_err() {
+            return Err(Error::NotFound { what: "order" });
+        }
+        Ok(order)
+    }
+
+    pub async fn mine(&self, actor: &Actor, page: &PageRequest) -> Result<Page<Order>> {
+        actor.require(Action::MyOrders)?;
+        let filter = OrderFilter { user_id: Some(actor.user_id.clone()), status: None };
+        self.list_unchecked(&filter, page).await
+    }
+
+    pub async fn list(&self, actor: &Actor, filter: &OrderFilter, page: &PageRequest) -> Result<Page<Order>> {
+        actor.require(Action::ViewAllOrders)?;
+        self.list_unchecked(filter, page).await
+    }
+
+    async fn list_unchecked(&self, filter: &OrderFilter, page: &PageRequest) -> Result<Page<Order>> {
+        let slice = Ctx::slice(page)?;
+        let mut r = self.ctx.store.reader().await?;
+        let items = r.list_orders(filter, &slice).await?;
+        Ok(Ctx::page(items, &slice, |o| o.id.as_str().to_string()))
+    }
+
+    /// Refunds an order in full, exactly once even under concurrent calls: the order becomes
+    /// refunded, the buyer is credited with a ledger entry, the subscription ends as refunded,
+    /// and with `restock` the unit goes back on sale.
+    pub async fn refund(&self, actor: &Actor, id: &OrderId, reason: &str, restock: bool) -> Result<Refund> {
+        actor.require(Action::RefundOrders)?;
+        let reason = &validate::text("reason", reason, 500)?;
+        self.ctx
+            .retry(|| async move {
+                let ctx = self.ctx;
+                let now = ctx.now();
+                let mut tx = ctx.store.begin().await?;
+                let order = tx.get_order(id).await?.ok_or(Error::NotFound { what: "order" })?;
+                if order.status == OrderStatus::Refunded
+                    || !tx.mark_order_refunded(id, reason, &actor.user_id, now).await?
+                {
+                    return Err(Error::AlreadyRefunded);
+                }
+                let balance = tx
+                    .credit_balance(&order.user_id, order.amount, now)
+                    .await?
+                    .ok_or(Error::NotFound { what: "user" })?;
+                tx.insert_ledger_entry(&LedgerEntry {
+                    id: ctx.id(),
+                    user_id: order.user_id.clone(),
+                    kind: EntryKind::Credit,
+                    amount: order.amount,
+                    balance_after: balance,
+                    reference_type: ReferenceType::Refund,
+                    reference_id: order.id.as_str().into(),
+                    description: format!("Refund of {}: {reason}", order.product_name),
+                    actor_id: Some(actor.user_id.clone()),
+                    created_at: now,
+                })
+                .await
+                .map_err(|e| match e {
+                    StoreError::Conflict { constraint: constraint::LEDGER_REFERENCE } => {
+                        Error::AlreadyRefunded
+                    }
+                    e => e.into(),
+                })?;
+                let mut subscription = tx.get_subscription_by_order(id).await?;
+                if let Some(sub) = subscription.as_mut() {
+                    let expected = sub.status;
+                    if !matches!(expected, SubscriptionStatus::Refunded | SubscriptionStatus::Cancelled) {
+                        sub.status = SubscriptionStatus::Refunded;
+                        sub.updated_at = now;
+                        if !tx.update_subscription(sub, expected).await? {
+                            return Err(Error::Store(StoreError::Transient(
+                                "subscription changed during refund".into(),
+                            )));
+                        }
+                    }
+                }
+                if restock {
+                    tx.adjust_stock(&order.product_id, 1, false, now).await?;
+                }
+                ctx.notify(
+                    &mut *tx,
+                    &order.user_id,
+                    NotificationKind::Refund,
+                    "Refund issued",
+                    format!("{} for {} was returned to your wallet.", order.amount, order.product_name),
+                )
+                .await?;
+                let buyer = tx.get_user(&order.user_id).await?.ok_or(Error::NotFound { what: "user" })?;
+                ctx.alert(
+                    &mut *tx,
+                    &AdminAlert::Refund {
+                        order_id: order.id.as_str().into(),
+                        user_phone: buyer.phone.masked(),
+                        product_name: order.product_name.clone(),
+                        amount_paise: order.amount.paise(),
+                        admin_id: actor.user_id.as_str().into(),
+                        reason: reason.clone(),
+                    },
+                )
+                .await?;
+                let details = json!({ "amount_paise": order.amount, "reason": reason, "restock": restock });
+                ctx.audit(&mut *tx, actor, "order.refund", ("order", order.id.as_str()), details).await?;
+                let order = tx.get_order(id).await?.ok_or(Error::NotFound { what: "order" })?;
+                tx.commit().await?;
+                Ok(Refund { order, subscription, balance })
+            })
+            .await
+    }
+}

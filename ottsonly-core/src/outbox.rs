@@ -1,0 +1,206 @@
+//! Admin alerts: written to an outbox inside the unit of work that caused them, then delivered
+//! (Telegram) by a dispatcher that leases items, so an alert is never lost, never sent for a
+//! change that rolled back, and never held by two dispatchers at once.
+
+use crate::app::Ctx;
+use crate::error::{Error, Result};
+use crate::ids::OutboxId;
+use crate::model::{OutboxItem, OutboxStatus, Page, PageRequest};
+use crate::money::Money;
+use chrono::TimeDelta;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Something an admin should see. Amounts in paise; phones already masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AdminAlert {
+    NewOrder {
+        order_id: String,
+        user_phone: String,
+        product_name: String,
+        amount_paise: i64,
+        remaining_stock: i64,
+    },
+    AwaitingCredentials {
+        order_id: String,
+        subscription_id: String,
+        user_phone: String,
+        product_name: String,
+    },
+    LowStock {
+        product_id: String,
+        product_name: String,
+        stock: i64,
+    },
+    Refund {
+        order_id: String,
+        user_phone: String,
+        product_name: String,
+        amount_paise: i64,
+        admin_id: String,
+        reason: String,
+    },
+    WalletCredited {
+        user_phone: String,
+        amount_paise: i64,
+        balance_paise: i64,
+        via: String,
+    },
+    PaymentMismatch {
+        gateway_order_id: String,
+        payment_id: String,
+        expected_paise: i64,
+        paid_paise: i64,
+        currency: String,
+    },
+}
+
+fn rupees(paise: i64) -> String {
+    Money::from_paise(paise).map(|m| m.to_string()).unwrap_or_else(|_| format!("{paise} paise"))
+}
+
+impl AdminAlert {
+    /// A short plain-text rendering; transports escape it for their markup.
+    pub fn text(&self) -> String {
+        match self {
+            AdminAlert::NewOrder { order_id, user_phone, product_name, amount_paise, remaining_stock } => {
+                format!(
+                    "🛒 New order {order_id}\n{product_name} for {}\nBuyer: {user_phone}\nStock left: {remaining_stock}",
+                    rupees(*amount_paise)
+                )
+            }
+            AdminAlert::AwaitingCredentials { order_id, subscription_id, user_phone, product_name } => {
+                format!(
+                    "⏳ Order {order_id} waits for credentials\n{product_name}, buyer {user_phone}\nAssign to subscription {subscription_id}"
+                )
+            }
+            AdminAlert::LowStock { product_name, stock, product_id } => {
+                format!("📉 Low stock: {product_name} has {stock} left ({product_id})")
+            }
+            AdminAlert::Refund { order_id, user_phone, product_name, amount_paise, admin_id, reason } => {
+                format!(
+                    "↩️ Refund of {} for order {order_id}\n{product_name}, buyer {user_phone}\nBy {admin_id}: {reason}",
+                    rupees(*amount_paise)
+                )
+            }
+            AdminAlert::WalletCredited { user_phone, amount_paise, balance_paise, via } => format!(
+                "💰 Wallet of {user_phone} credited {} via {via}\nBalance: {}",
+                rupees(*amount_paise),
+                rupees(*balance_paise)
+            ),
+            AdminAlert::PaymentMismatch {
+                gateway_order_id,
+                payment_id,
+                expected_paise,
+                paid_paise,
+                currency,
+            } => format!(
+                "⚠️ Payment mismatch on {gateway_order_id} / {payment_id}: expected {}, paid {paid_paise} {currency}. Not credited.",
+                rupees(*expected_paise)
+            ),
+        }
+    }
+}
+
+/// A leased alert ready to send.
+#[derive(Debug, Clone)]
+pub struct ClaimedAlert {
+    pub id: OutboxId,
+    pub attempts: u32,
+    /// `None` when the stored payload cannot be decoded (it will be parked, not retried).
+    pub alert: Option<AdminAlert>,
+}
+
+pub struct Outbox<'a> {
+    pub(crate) ctx: &'a Ctx,
+}
+
+impl Outbox<'_> {
+    /// Leases up to `limit` due alerts to `owner` for the configured lease time.
+    pub async fn claim(&self, owner: &str, limit: u32) -> Result<Vec<ClaimedAlert>> {
+        let lease = TimeDelta::from_std(self.ctx.config.outbox.lease).unwrap_or(TimeDelta::minutes(1));
+        let items = self
+            .ctx
+            .retry(|| async move {
+                let now = self.ctx.now();
+                let mut tx = self.ctx.store.begin().await?;
+                let items = tx.claim_outbox(owner, now, now + lease, limit).await?;
+                tx.commit().await?;
+                Ok(items)
+            })
+            .await?;
+        Ok(items
+            .into_iter()
+            .map(|i| ClaimedAlert {
+                alert: serde_json::from_str(&i.payload).ok(),
+                id: i.id,
+                attempts: i.attempts,
+            })
+            .collect())
+    }
+
+    /// Marks a leased alert delivered. False if the lease was lost (another owner has it now).
+    pub async fn delivered(&self, owner: &str, id: &OutboxId) -> Result<bool> {
+        self.ctx
+            .retry(|| async move {
+                let mut tx = self.ctx.store.begin().await?;
+                let ok = tx.complete_outbox(id, owner, self.ctx.now()).await?;
+                tx.commit().await?;
+                Ok(ok)
+            })
+            .await
+    }
+
+    /// Records a failed delivery. The alert is retried after `retry_after` if given (e.g. a
+    /// rate limit's hint), else after exponential backoff with jitter; after the configured
+    /// number of attempts it is parked as failed. Returns the status it is left in.
+    pub async fn failed(
+        &self,
+        owner: &str,
+        claimed: &ClaimedAlert,
+        error: &str,
+        retry_after: Option<Duration>,
+    ) -> Result<OutboxStatus> {
+        let cfg = &self.ctx.config.outbox;
+        let park = claimed.alert.is_none() || claimed.attempts >= cfg.max_attempts;
+        let delay = retry_after.unwrap_or_else(|| self.backoff(claimed.attempts));
+        let error: String = error.chars().take(500).collect();
+        let error = &error;
+        self.ctx
+            .retry(|| async move {
+                let now = self.ctx.now();
+                let retry_at =
+                    (!park).then(|| now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::hours(1)));
+                let mut tx = self.ctx.store.begin().await?;
+                tx.fail_outbox(&claimed.id, owner, error, retry_at).await?;
+                tx.commit().await?;
+                Ok(if park { OutboxStatus::Failed } else { OutboxStatus::Pending })
+            })
+            .await
+    }
+
+    /// base × 2^(attempts-1), capped, with up to 25 % jitter so retries do not stampede.
+    fn backoff(&self, attempts: u32) -> Duration {
+        let cfg = &self.ctx.config.outbox;
+        let exp = cfg.backoff_base.saturating_mul(1u32 << attempts.saturating_sub(1).min(20));
+        let capped = exp.min(cfg.backoff_max);
+        let mut b = [0u8; 2];
+        self.ctx.entropy.fill(&mut b);
+        let jitter = capped.mul_f64(f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX) * 0.25);
+        capped + jitter
+    }
+
+    /// Items by status, newest first (operators, metrics, tests).
+    pub async fn list(&self, status: Option<OutboxStatus>, page: &PageRequest) -> Result<Page<OutboxItem>> {
+        let slice = Ctx::slice(page)?;
+        let mut r = self.ctx.store.reader().await?;
+        let items = r.list_outbox(status, &slice).await?;
+        Ok(Ctx::page(items, &slice, |i| i.id.as_str().to_string()))
+    }
+
+    /// Decodes an item's alert.
+    pub fn decode(item: &OutboxItem) -> Result<AdminAlert> {
+        serde_json::from_str(&item.payload).map_err(|e| Error::Internal(format!("bad outbox payload: {e}")))
+    }
+}

@@ -1,0 +1,1090 @@
+//! Behaviour of the whole domain over a backend: every rule, and the invariants under
+//! concurrency. Every backend runs these through [`crate::service_scenario_tests!`].
+
+use super::TestStore;
+use super::harness::*;
+use crate::access::Actor;
+use crate::catalog::{NewProduct, ProductPatch};
+use crate::error::Error;
+use crate::model::*;
+use crate::money::Money;
+use crate::payments::PaymentStatus;
+use crate::wallet::{Adjustment, ConfirmedVia, Direction};
+use chrono::TimeDelta;
+use futures::future::join_all;
+use std::sync::Arc;
+
+fn money(p: i64) -> Money {
+    Money::from_paise(p).expect("money")
+}
+
+async fn outbox_types(h: &Harness) -> Vec<String> {
+    let page = h.app.outbox().list(None, &PageRequest::first(200)).await.expect("outbox");
+    page.items
+        .iter()
+        .map(|i| {
+            serde_json::from_str::<serde_json::Value>(&i.payload).expect("json")["type"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- auth
+
+pub async fn otp_login_creates_user_once(ts: TestStore) {
+    let h = Harness::new(ts);
+    let (s1, a1) = h.login("+91 98765 43210").await;
+    assert_eq!(s1.user.phone.as_str(), "+919876543210");
+    assert_eq!(a1.role, Role::User);
+    h.clock.advance(TimeDelta::seconds(61));
+    let (s2, a2) = h.login("098765-43210").await;
+    assert_eq!(a1.user_id, a2.user_id, "one phone, one user");
+    assert_ne!(s1.refresh_token, s2.refresh_token);
+    assert_eq!(h.all_users().await.len(), 1);
+}
+
+pub async fn otp_is_stored_hashed(ts: TestStore) {
+    let h = Harness::new(ts);
+    h.app.auth().request_otp("+919876543210").await.unwrap();
+    let code = h.sms.last_code("+919876543210").unwrap();
+    assert_eq!(code.len(), 6);
+    let mut r = h.ts.store.reader().await.unwrap();
+    let rec = r.get_otp(&h.app.auth().parse_phone("+919876543210").unwrap()).await.unwrap().unwrap();
+    assert!(!rec.code_mac.contains(&code), "code stored in clear");
+    assert_eq!(rec.code_mac.len(), 64);
+}
+
+pub async fn otp_wrong_codes_then_dead(ts: TestStore) {
+    let h = Harness::new(ts);
+    let phone = "+919876543210";
+    h.app.auth().request_otp(phone).await.unwrap();
+    let code = h.sms.last_code(phone).unwrap();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for left in (0..5).rev() {
+        match h.app.auth().verify_otp(phone, wrong).await {
+            Err(Error::OtpInvalid { attempts_left }) => assert_eq!(attempts_left, left),
+            other => panic!("expected invalid otp, got {other:?}"),
+        }
+    }
+    assert!(matches!(h.app.auth().verify_otp(phone, &code).await, Err(Error::OtpAttemptsExceeded)));
+    assert!(matches!(
+        h.app.auth().verify_otp(phone, "12ab56").await,
+        Err(Error::Validation { field: "otp", .. })
+    ));
+    assert!(h.all_users().await.is_empty(), "no user for a failed login");
+}
+
+pub async fn otp_expires_and_is_single_use(ts: TestStore) {
+    let h = Harness::new(ts);
+    let phone = "+919876543210";
+    h.app.auth().request_otp(phone).await.unwrap();
+    let code = h.sms.last_code(phone).unwrap();
+    h.clock.advance(TimeDelta::seconds(301));
+    assert!(matches!(h.app.auth().verify_otp(phone, &code).await, Err(Error::OtpExpired)));
+    h.app.auth().request_otp(phone).await.unwrap();
+    let code = h.sms.last_code(phone).unwrap();
+    h.app.auth().verify_otp(phone, &code).await.expect("fresh code works");
+    assert!(matches!(h.app.auth().verify_otp(phone, &code).await, Err(Error::OtpExpired)), "single use");
+    assert!(
+        matches!(h.app.auth().verify_otp("+919000011111", "123456").await, Err(Error::OtpExpired)),
+        "never requested"
+    );
+}
+
+pub async fn otp_cooldown_and_daily_cap(ts: TestStore) {
+    let h = Harness::new(ts);
+    let phone = "+919876543210";
+    h.app.auth().request_otp(phone).await.unwrap();
+    match h.app.auth().request_otp(phone).await {
+        Err(e @ Error::OtpCooldown { .. }) => assert_eq!(e.retry_after().unwrap().as_secs(), 60),
+        other => panic!("expected cooldown, got {other:?}"),
+    }
+    for _ in 1..10 {
+        h.clock.advance(TimeDelta::seconds(61));
+        h.app.auth().request_otp(phone).await.expect("within the daily cap");
+    }
+    h.clock.advance(TimeDelta::seconds(61));
+    match h.app.auth().request_otp(phone).await {
+        Err(e @ Error::OtpDailyLimit { .. }) => assert!(e.retry_after().unwrap().as_secs() > 3600),
+        other => panic!("expected daily limit, got {other:?}"),
+    }
+    assert_eq!(h.sms.sent_count(), 10);
+    h.clock.advance(TimeDelta::hours(24));
+    h.app.auth().request_otp(phone).await.expect("a new day");
+}
+
+pub async fn otp_delivery_failure_keeps_cooldown(ts: TestStore) {
+    let h = Harness::new(ts);
+    h.sms.set_failing(true);
+    assert!(matches!(h.app.auth().request_otp("+919876543210").await, Err(Error::OtpDeliveryFailed(_))));
+    h.sms.set_failing(false);
+    assert!(matches!(h.app.auth().request_otp("+919876543210").await, Err(Error::OtpCooldown { .. })));
+}
+
+pub async fn test_phone_uses_fixed_code_without_limits(ts: TestStore) {
+    let h = Harness::new(ts);
+    for _ in 0..15 {
+        h.app.auth().request_otp(TEST_PHONE).await.expect("no cooldown");
+        h.app.auth().verify_otp(TEST_PHONE, TEST_PHONE_CODE).await.expect("fixed code");
+    }
+    assert_eq!(h.sms.sent_count(), 0, "test phones receive nothing");
+    assert!(matches!(h.app.auth().verify_otp(TEST_PHONE, "000000").await, Err(Error::OtpInvalid { .. })));
+}
+
+pub async fn concurrent_otp_verification_succeeds_once(ts: TestStore) {
+    let h = Arc::new(Harness::new(ts));
+    let phone = "+919876543210";
+    h.app.auth().request_otp(phone).await.unwrap();
+    let code = h.sms.last_code(phone).unwrap();
+    let tasks = (0..20).map(|_| {
+        let (h, code) = (h.clone(), code.clone());
+        tokio::spawn(async move { h.app.auth().verify_otp(phone, &code).await })
+    });
+    let results: Vec<_> = join_all(tasks).await.into_iter().map(|r| r.expect("join")).collect();
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(ok, 1, "exactly one login per code: {results:?}");
+    assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|e| matches!(e, Error::OtpExpired)));
+    assert_eq!(h.all_users().await.len(), 1);
+}
+
+pub async fn refresh_rotates_and_reuse_revokes_family(ts: TestStore) {
+    let h = Harness::new(ts);
+    let (s1, _) = h.login("+919876543210").await;
+    let s2 = h.app.auth().refresh(&s1.refresh_token).await.expect("rotate");
+    assert_ne!(s2.refresh_token, s1.refresh_token);
+    h.app.auth().authenticate(&s2.access_token).await.expect("new access token works");
+    assert!(matches!(h.app.auth().refresh(&s1.refresh_token).await, Err(Error::RefreshTokenReused)));
+    assert!(
+        matches!(h.app.auth().refresh(&s2.refresh_token).await, Err(Error::RefreshTokenInvalid)),
+        "reuse revoked the whole family"
+    );
+    assert!(matches!(h.app.auth().refresh("not-a-token").await, Err(Error::RefreshTokenInvalid)));
+    // A refresh token expires with its lifetime.
+    h.clock.advance(TimeDelta::seconds(61));
+    let (s3, _) = h.login("+919876543210").await;
+    h.clock.advance(TimeDelta::days(31));
+    assert!(matches!(h.app.auth().refresh(&s3.refresh_token).await, Err(Error::RefreshTokenInvalid)));
+}
+
+pub async fn logout_and_logout_everywhere(ts: TestStore) {
+    let h = Harness::new(ts);
+    let (s1, actor) = h.login("+919876543210").await;
+    h.clock.advance(TimeDelta::seconds(61));
+    let (s2, _) = h.login("+919876543210").await;
+    h.app.auth().logout(&s1.refresh_token).await.unwrap();
+    h.app.auth().logout(&s1.refresh_token).await.expect("idempotent");
+    assert!(matches!(h.app.auth().refresh(&s1.refresh_token).await, Err(Error::RefreshTokenInvalid)));
+    h.app.auth().refresh(&s2.refresh_token).await.expect("other session untouched");
+    h.app.auth().logout_all(&actor).await.unwrap();
+    assert!(matches!(h.app.auth().authenticate(&s2.access_token).await, Err(Error::InvalidToken)));
+}
+
+pub async fn access_tokens_expire_and_resist_tampering(ts: TestStore) {
+    let h = Harness::new(ts);
+    let (s, _) = h.login("+919876543210").await;
+    let mut forged = s.access_token.clone();
+    forged.pop();
+    forged.push(if s.access_token.ends_with('A') { 'B' } else { 'A' });
+    assert!(matches!(h.app.auth().authenticate(&forged).await, Err(Error::InvalidToken)));
+    assert!(matches!(h.app.auth().authenticate("garbage").await, Err(Error::InvalidToken)));
+    h.clock.advance(TimeDelta::minutes(15));
+    assert!(matches!(h.app.auth().authenticate(&s.access_token).await, Err(Error::TokenExpired)));
+}
+
+pub async fn blocked_users_cannot_log_in_and_tokens_stop(ts: TestStore) {
+    let h = Harness::new(ts);
+    let admin = h.admin().await;
+    let (s, user) = h.login("+919876543210").await;
+    h.app.users().block(&admin, &user.user_id, Some("fraud")).await.unwrap();
+    assert!(matches!(
+        h.app.auth().authenticate(&s.access_token).await,
+        Err(Error::InvalidToken | Error::UserBlocked)
+    ));
+    assert!(h.app.auth().refresh(&s.refresh_token).await.is_err());
+    h.clock.advance(TimeDelta::seconds(61));
+    assert!(matches!(h.app.auth().request_otp("+919876543210").await, Err(Error::UserBlocked)));
+    assert!(matches!(h.app.users().block(&admin, &admin.user_id, None).await, Err(Error::InvalidState(_))));
+    h.app.users().unblock(&admin, &user.user_id).await.unwrap();
+    h.login("+919876543210").await;
+}
+
+pub async fn role_changes_apply_on_next_request(ts: TestStore) {
+    let h = Harness::new(ts);
+    let admin = h.admin().await;
+    let (s, user) = h.login("+919876543210").await;
+    h.app.users().set_role(&admin, &user.user_id, Role::Support).await.unwrap();
+    let now_support = h.app.auth().authenticate(&s.access_token).await.unwrap();
+    assert_eq!(now_support.role, Role::Support, "the stored role is authoritative");
+    let admin_p = h.product(&admin, 100, 5, 0).await;
+    assert!(matches!(h.app.orders().purchase(&now_support, &admin_p.id, None).await, Err(Error::Forbidden)));
+    assert!(matches!(h.app.wallet().balance(&now_support).await, Err(Error::Forbidden)));
+    assert!(h.app.users().list(&now_support, None, None, &PageRequest::default()).await.is_ok());
+    assert!(matches!(
+        h.app.users().set_role(&now_support, &admin.user_id, Role::User).await,
+        Err(Error::Forbidden)
+    ));
+    assert!(matches!(
+        h.app.users().set_role(&admin, &admin.user_id, Role::User).await,
+        Err(Error::InvalidState(_))
+    ));
+}
+
+pub async fn profile_update_validates(ts: TestStore) {
+    let h = Harness::new(ts);
+    let (_, user) = h.login("+919876543210").await;
+    let patch =
+        crate::users::ProfilePatch { name: Some(" Asha ".into()), email: Some("Asha@Example.com".into()) };
+    let u = h.app.users().update_profile(&user, patch).await.unwrap();
+    assert_eq!(u.name.as_deref(), Some("Asha"));
+    assert_eq!(u.email.as_deref(), Some("Asha@example.com"));
+    let bad = crate::users::ProfilePatch { name: None, email: Some("nope".into()) };
+    assert!(matches!(
+        h.app.users().update_profile(&user, bad).await,
+        Err(Error::Validation { field: "email", .. })
+    ));
+    let clear = crate::users::ProfilePatch { name: Some(String::new()), email: None };
+    let u = h.app.users().update_profile(&user, clear).await.unwrap();
+    assert_eq!(u.name, None);
+    assert_eq!(u.email.as_deref(), Some("Asha@example.com"));
+}
+
+pub async fn staff_user_search(ts: TestStore) {
+    let h = Harness::new(ts);
+    let admin = h.admin().await;
+    for i in 0..5 {
+        h.user_with_role(&format!("+91987654321{i}"), Role::User).await;
+    }
+    h.user_with_role("+918888888888", Role::Support).await;
+    let page = h.app.users().list(&admin, Some("98765"), None, &PageRequest::first(3)).await.unwrap();
+    assert_eq!(page.items.len(), 3);
+    let rest = PageRequest { limit: Some(3), cursor: page.next_cursor.clone() };
+    let page2 = h.app.users().list(&admin, Some("98765"), None, &rest).await.unwrap();
+    assert_eq!(page2.items.len(), 2);
+    assert!(page2.next_cursor.is_none());
+    let support =
+        h.app.users().list(&admin, None, Some(Role::Support), &PageRequest::default()).await.unwrap();
+    assert_eq!(support.items.len(), 1);
+    let user = h.user_with_role("+917777777777", Role::User).await;
+    assert!(matches!(
+        h.app.users().list(&user, None, None, &PageRequest::default()).await,
+        Err(Error::Forbidden)
+    ));
+    assert!(matches!(
+        h.app.users().list(&admin, None, None, &PageRequest::first(201)).await,
+        Err(Error::Validation { .. })
+    ));
+}
+
+// ---------------------------------------------------------------- catalog
+
+pub async fn product_admin_and_visibility(ts: TestStore) {
+    let h = Harness::new(ts);
+    let admin = h.admin().await;
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let bad = NewProduct {
+        platform_name: " ".into(),
+        plan_name: "x".into(),
+        description: String::new(),
+        price: money(100),
+        duration_days: 30,
+        stock: 0,
+        is_active: true,
+    };
+    assert!(matches!(
+        h.app.catalog().create(&admin, bad.clone()).await,
+        Err(Error::Validation { field: "platform_name", .. })
+    ));
+    let zero_price = NewProduct { platform_name: "P".into(), price: Money::ZERO, ..bad.clone() };
+    assert!(matches!(
+        h.app.catalog().create(&admin, zero_price).await,
+        Err(Error::Validation { field: "price_paise", .. })
+    ));
+    let bad_days = NewProduct { platform_name: "P".into(), duration_days: 0, ..bad.clone() };
+    assert!(matches!(
+        h.app.catalog().create(&admin, bad_days).await,
+        Err(Error::Validation { field: "duration_days", .. })
+    ));
+    assert!(matches!(
+        h.app.catalog().create(&user, NewProduct { platform_name: "P".into(), ..bad }).await,
+        Err(Error::Forbidden)
+    ));
+    let p = h.product(&admin, 19900, 2, 0).await;
+    let patch = ProductPatch {
+        price: Some(money(24900)),
+        plan_name: Some("Premium 4K".into()),
+        ..Default::default()
+    };
+    let p2 = h.app.catalog().update(&admin, &p.id, patch).await.unwrap();
+    assert_eq!((p2.price, p2.plan_name.as_str(), p2.stock), (money(24900), "Premium 4K", 2));
+    h.app.catalog().deactivate(&admin, &p.id).await.unwrap();
+    assert!(matches!(h.app.catalog().get(Some(&user), &p.id).await, Err(Error::NotFound { .. })));
+    assert!(matches!(h.app.catalog().get(None, &p.id).await, Err(Error::NotFound { .. })));
+    assert!(!h.app.catalog().get(Some(&admin), &p.id).await.unwrap().is_active);
+    assert!(h.app.catalog().list(None, false, &PageRequest::default()).await.unwrap().items.is_empty());
+    assert_eq!(
+        h.app.catalog().list(Some(&admin), true, &PageRequest::default()).await.unwrap().items.len(),
+        1
+    );
+    assert!(matches!(
+        h.app.catalog().list(Some(&user), true, &PageRequest::default()).await,
+        Err(Error::Forbidden)
+    ));
+    assert!(matches!(h.app.orders().purchase(&user, &p.id, None).await, Err(Error::ProductInactive)));
+}
+
+pub async fn stock_never_negative_and_credentials_sealed(ts: TestStore) {
+    let h = Harness::new(ts);
+    let admin = h.admin().await;
+    let p = h.product(&admin, 100, 1, 0).await;
+    assert!(matches!(
+        h.app.catalog().adjust_stock(&admin, &p.id, -2, None).await,
+        Err(Error::InvalidState(_))
+    ));
+    assert_eq!(h.app.catalog().adjust_stock(&admin, &p.id, 4, Some("restock")).await.unwrap().stock, 5);
+    let p = h
+        .app
+        .catalog()
+        .import_credentials(&admin, &p.id, vec![creds("a@x.io"), creds("b@x.io")])
+        .await
+        .unwrap();
+    assert_eq!(p.stock, 7, "importing N adds N to stock");
+    assert_eq!(h.app.catalog().available_credentials(&admin, &p.id).await.unwrap(), 2);
+    let bad = vec![creds("ok@x.io"), crate::crypto::Credentials { password: " ".into(), ..creds("c@x.io") }];
+    assert!(matches!(
+        h.app.catalog().import_credentials(&admin, &p.id, bad).await,
+        Err(Error::Validation { .. })
+    ));
+    assert_eq!(h.app.catalog().available_credentials(&admin, &p.id).await.unwrap(), 2, "all or nothing");
+    // Sealed at rest: the stored bytes do not contain the password.
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    h.fund(&admin, &user.user_id, 100).await;
+    let bought = h.app.orders().purchase(&user, &p.id, None).await.unwrap();
+    let cid = bought.subscription.credential_id.clone().expect("pool credential");
+    let mut r = h.ts.store.reader().await.unwrap();
+    let rec = r.get_credential(&cid).await.unwrap().unwrap();
+    assert!(!rec.sealed.windows(8).any(|w| w == b"pw-a@x.i"), "password stored in clear");
+    assert_eq!(rec.status, CredentialStatus::Assigned);
+}
+
+// ---------------------------------------------------------------- orders
+
+pub async fn purchase_from_pool_is_active_with_credentials(ts: TestStore) {
+    let h = Harness::new(ts);
+    let admin = h.admin().await;
+    let support = h.user_with_role("+918888888888", Role::Support).await;
+    let (_, user) = h.login("+919876543210").await;
+    let p = h.product(&admin, 19900, 0, 1).await;
+    h.fund(&admin, &user.user_id, 50000).await;
+    let bought = h.app.orders().purchase(&user, &p.id, None).await.unwrap();
+    assert_eq!(bought.order.status, OrderStatus::Completed);
+    assert_eq!(bought.order.amount, money(19900));
+    assert_eq!(bought.order.product_name, "Netflix Premium");
+    let sub = &bought.subscription;
+    assert_eq!(sub.status, SubscriptionStatus::Active);
+    assert_eq!(sub.start_at, Some(h.app.now()));
+    assert_eq!(sub.end_at, Some(h.app.now() + TimeDelta::days(30)));
+    assert_eq!(h.balance(&user.user_id).await, 30100);
+    let ledger = h.app.wallet().transactions(&user, &PageRequest::default()).await.unwrap();
+    let debit = &ledger.items[0];
+    assert_eq!(
+        (debit.kind, debit.amount, debit.balance_after),
+        (EntryKind::Debit, money(19900), money(30100))
+    );
+    assert_eq!(
+        (debit.reference_type, debit.reference_id.as_str()),
+        (ReferenceType::Order, bought.order.id.as_str())
+    );
+    let view = h.app.subscriptions().get(&user, &sub.id).await.unwrap();
+    assert_eq!(view.credentials.as_ref().map(|c| c.username.as_str()), Some("acct0@example.com"));
+    assert!(h.app.subscriptions().get(&admin, &sub.id).await.unwrap().credentials.is_some());
+    assert!(
+        h.app.subscriptions().get(&support, &sub.id).await.unwrap().credentials.is_none(),
+        "support never sees secrets"
+    );
+    let other = h.user_with_role("+917777777777", Role::User).await;
+    assert!(matches!(h.app.subscriptions().get(&other, &sub.id).await, Err(Error::NotFound { .. })));
+    assert!(matches!(h.app.orders().get(&other, &bought.order.id).await, Err(Error::NotFound { .. })));
+    assert_eq!(h.app.orders().get(&support, &bought.order.id).await.unwrap().id, bought.order.id);
+    let kinds: Vec<_> = h
+        .app
+        .notifications()
+        .list(&user, false, &PageRequest::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|n| n.kind)
+        .collect();
+    assert!(
+        kinds.contains(&NotificationKind::OrderConfirmed)
+            && kinds.contains(&NotificationKind::CredentialsDelivered),
+        "{kinds:?}"
+    );
+    let alerts = outbox_types(&h).await;
+    assert!(
+        alerts.contains(&"new_order".to_string()) && alerts.contains(&"low_stock".to_string()),
+        "{alerts:?}"
+    );
+    assert_eq!(h.app.catalog().get(None, &p.id).await.unwrap().stock, 0);
+    h.check_invariants().await;
+}
+
+pub async fn purchase_without_pool_waits_for_admin_credentials(ts: TestStore) {
+    let h = Harness::new(ts);
+    let admin = h.admin().await;
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let p = h.product(&admin, 1000, 10, 0).await;
+    h.fund(&admin, &user.user_id, 1000).await;
+    let bought = h.app.orders().purchase(&user, &p.id, None).await.unwrap();
+    let sub = bought.subscription;
+    assert_eq!((sub.status, sub.start_at, sub.end_at), (SubscriptionStatus::PendingCredentials, None, None));
+    assert!(outbox_types(&h).await.contains(&"awaiting_credentials".to_string()));
+    assert!(h.app.subscriptions().get(&user, &sub.id).await.unwrap().credentials.is_none());
+    assert!(matches!(
+        h.app.subscriptions().assign_credentials(&user, &sub.id, creds("x@y.z")).await,
+        Err(Error::Forbidden)
+    ));
+    h.clock.advance(TimeDelta::days(2));
+    let v = h.app.subscriptions().assign_credentials(&admin, &sub.id, creds("late@x.io")).await.unwrap();
+    assert_eq!(v.subscription.status, SubscriptionStatus::Active);
+    assert_eq!(v.subscription.start_at, Some(h.app.now()), "the period starts at assignment");
+    assert_eq!(v.subscription.end_at, Some(h.app.now() + TimeDelta::days(30)));
+    let v = h.app.subscriptions().get(&user, &sub.id).await.unwrap();
+    assert_eq!(v.credentials.unwrap().username, "late@x.io");
+    // Replacing keeps the dates.
+    h.clock.advance(TimeDelta::days(1));
+    let r = h.app.subscriptions().assign_credentials(&admin, &sub.id, creds("new@x.io")).await.unwrap();
+    assert_eq!(r.subscription.start_at, v.subscription.start_at);
+    assert_eq!(
+        h.app.subscriptions().get(&user, &sub.id).await.unwrap().credentials.unwrap().username,
+        "new@x.io"
+    );
+}
+
+pub async fn failed_purchases_leave_no_trace(ts: TestStore) {
+    let h = Harness::new(ts);
+    let admin = h.admin().await;
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let support = h.user_with_role("+918888888888", Role::Support).await;
+    let p = h.product(&admin, 1000, 1, 0).await;
+    h.fund(&admin, &user.user_id, 999).await;
+    let alerts_before = outbox_types(&h).await.len();
+    assert!(matches!(h.app.orders().purchase(&user, &p.id, None).await, Err(Error::InsufficientBalance)));
+    assert_eq!(h.app.catalog().get(None, &p.id).await.unwrap().stock, 1, "stock restored by rollback");
+    assert_eq!(h.balance(&user.user_id).await, 999);
+    assert_eq!(outbox_types(&h).await.len(), alerts_before, "no alert for a rolled-back purchase");
+    assert!(matches!(h.app.orders().purchase(&support, &p.id, None).await, Err(Error::Forbidden)));
+    let missing = crate::ids::ProductId::from_string("nope");
+    assert!(matches!(h.app.orders().purchase(&user, &missing, None).await, Err(Error::NotFound { .. })));
+    h.fund(&admin, &user.user_id, 1001).await;
+    h.app.orders().purchase(&user, &p.id, None).await.unwrap();
+    assert!(matches!(h.app.orders().purchase(&user, &p.id, None).await, Err(Error::OutOfStock)));
+    assert_eq!(h.balance(&user.user_id).await, 1000);
+    assert_eq!(h.all_orders().await.len(), 1);
+    h.check_invariants().await;
+}
+
+pub async fn idempotent_purchase_replays_and_detects_reuse(ts: TestStore) {
+    let h = Arc::new(Harness::new(ts));
+    let admin = h.admin().await;
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let p = h.product(&admin, 100, 50, 0).await;
+    let q = h.product(&admin, 100, 50, 0).await;
+    h.fund(&admin, &user.user_id, 10_000).await;
+    let first = h.app.orders().purchase(&user, &p.id, Some("k1")).await.unwrap();
+    let again = h.app.orders().purchase(&user, &p.id, Some("k1")).await.unwrap();
+    assert!(again.replayed && !first.replayed);
+    assert_eq!(first.order.id, again.order.id);
+    assert_eq!(first.subscription.id, again.subscription.id);
+    assert!(matches!(
+        h.app.orders().purchase(&user, &q.id, Some("k1")).await,
+        Err(Error::IdempotencyKeyReused)
+    ));
+    assert!(matches!(
+        h.app.orders().purchase(&user, &p.id, Some("bad key")).await,
+        Err(Error::Validation { .. })
+    ));
+    // Ten concurrent retries with one key buy once.
+    let tasks = (0..10).map(|_| {
+        let (h, user, pid) = (h.clone(), user.clone(), p.id.clone());
+        tokio::spawn(async move { h.app.orders().purchase(&user, &pid, Some("k2")).await })
+    });
+    let results: Vec<_> =
+        join_all(tasks).await.into_iter().map(|r| r.expect("join").expect("purchase")).collect();
+    assert_eq!(results.iter().filter(|r| !r.replayed).count(), 1);
+    assert!(results.iter().all(|r| r.order.id == results[0].order.id));
+    assert_eq!(h.balance(&user.user_id).await, 10_000 - 200);
+    // The same key from another user is theirs alone.
+    let other = h.user_with_role("+917777777777", Role::User).await;
+    h.fund(&admin, &other.user_id, 100).await;
+    assert!(!h.app.orders().purchase(&other, &p.id, Some("k1")).await.unwrap().replayed);
+    h.check_invariants().await;
+}
+
+pub async fn refund_happens_once_and_can_restock(ts: TestStore) {
+    let h = Harness::new(ts);
+    let admin = h.admin().await;
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let p = h.product(&admin, 5000, 0, 1).await;
+    h.fund(&admin, &user.user_id, 5000).await;
+    let bought = h.app.orders().purchase(&user, &p.id, None).await.unwrap();
+    assert!(matches!(
+        h.app.orders().refund(&user, &bought.order.id, "x", false).await,
+        Err(Error::Forbidden)
+    ));
+    assert!(matches!(
+        h.app.orders().refund(&admin, &bought.order.id, "  ", false).await,
+        Err(Error::Validation { .. })
+    ));
+    let r = h.app.orders().refund(&admin, &bought.order.id, "account stopped working", true).await.unwrap();
+    assert_eq!(r.order.status, OrderStatus::Refunded);
+    assert_eq!(r.order.refund_reason.as_deref(), Some("account stopped working"));
+    assert_eq!(r.order.refunded_by.as_ref(), Some(&admin.user_id));
+    assert_eq!(r.balance, money(5000));
+    assert_eq!(r.subscription.unwrap().status, SubscriptionStatus::Refunded);
+    assert_eq!(h.app.catalog().get(None, &p.id).await.unwrap().stock, 1, "restocked");
+    assert!(matches!(
+        h.app.orders().refund(&admin, &bought.order.id, "again", false).await,
+        Err(Error::AlreadyRefunded)
+    ));
+    let entry = &h.app.wallet().transactions(&user, &PageRequest::default()).await.unwrap().items[0];
+    assert_eq!(
+        (entry.kind, entry.reference_type, entry.balance_after),
+        (EntryKind::Credit, ReferenceType::Refund, money(5000))
+    );
+    assert_eq!(entry.actor_id.as_ref(), Some(&admin.user_id));
+    assert!(outbox_types(&h).await.contains(&"refund".to_string()));
+    h.check_invariants().await;
+}
+
+pub async fn concurrent_refunds_refund_once(ts: TestStore) {
+    let h = Arc::new(Harness::new(ts));
+    let admin = h.admin().await;
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let p = h.product(&admin, 10000, 5, 0).await;
+    h.fund(&admin, &user.user_id, 10000).await;
+    let order = h.app.orders().purchase(&user, &p.id, None).await.unwrap().order;
+    let tasks = (0..20).map(|i| {
+        let (h, admin, oid) = (h.clone(), admin.clone(), order.id.clone());
+        tokio::spawn(async move { h.app.orders().refund(&admin, &oid, &format!("attempt {i}"), true).await })
+    });
+    let results: Vec<_> = join_all(tasks).await.into_iter().map(|r| r.expect("join")).collect();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|e| matches!(e, Error::AlreadyRefunded)));
+    assert_eq!(h.balance(&user.user_id).await, 10000);
+    assert_eq!(h.app.catalog().get(None, &p.id).await.unwrap().stock, 5, "restocked once");
+    h.check_invariants().await;
+}
+
+/// The headline invariant test: 200 concurrent purchases by 20 users with mixed balances against
+/// a product of stock 50 (30 of them pool credentials).
+pub async fn concurrent_purchases_keep_every_invariant(ts: TestStore) {
+    let h = Arc::new(Harness::new(ts));
+    let admin = h.admin().await;
+    let price = 1000i64;
+    let p = h.product(&admin, price, 20, 30).await;
+    assert_eq!(p.stock, 50);
+    let mut users = Vec::new();
+    let mut affordable = 0i64;
+    for i in 0..20i64 {
+        let u = h.user_with_role(&format!("+9190000{:05}", 10 + i), Role::User).await;
+        // Balances from 0 to 9.5 purchases' worth: some users can buy nothing, most several.
+        let funds = (i % 10) * price + if i % 3 == 0 { price / 2 } else { 0 };
+        h.fund(&admin, &u.user_id, funds).await;
+        affordable += funds / price;
+        users.push(u);
+    }
+    let expected = affordable.min(50);
+    let tasks = (0..200).map(|i| {
+        let (h, user, pid) = (h.clone(), users[i % 20].clone(), p.id.clone());
+        tokio::spawn(async move { h.app.orders().purchase(&user, &pid, None).await })
+    });
+    let started = std::time::Instant::now();
+    let results: Vec<_> = join_all(tasks).await.into_iter().map(|r| r.expect("join")).collect();
+    let elapsed = started.elapsed();
+    let ok = results.iter().filter(|r| r.is_ok()).count() as i64;
+    let out_of_stock = results.iter().filter(|r| matches!(r, Err(Error::OutOfStock))).count();
+    let too_poor = results.iter().filter(|r| matches!(r, Err(Error::InsufficientBalance))).count();
+    eprintln!(
+        "200 concurrent purchases by 20 users on stock 50 ({}): {ok} succeeded (affordable {affordable}), \
+         {out_of_stock} out_of_stock, {too_poor} insufficient_balance, in {elapsed:?}",
+        h.ts.store.backend_name()
+    );
+    for r in &results {
+        if let Err(e) = r {
+            assert!(matches!(e, Error::OutOfStock | Error::InsufficientBalance), "unexpected failure: {e:?}");
+        }
+    }
+    assert_eq!(ok, expected, "exactly min(stock, affordable) purchases succeed");
+    let product = h.app.catalog().get(None, &p.id).await.unwrap();
+    assert_eq!(product.stock, 50 - expected);
+    let active =
+        results.iter().flatten().filter(|r| r.subscription.status == SubscriptionStatus::Active).count();
+    assert_eq!(active as i64, expected.min(30), "each pool credential handed out once");
+    assert_eq!(h.all_orders().await.len() as i64, expected);
+    h.check_invariants().await;
+}
+
+pub async fn order_lists_paginate_newest_first(ts: TestStore) {
+    let h = Harness::new(ts);
+    let admin = h.admin().await;
+    let support = h.user_with_role("+918888888888", Role::Support).await;
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let p = h.product(&admin, 100, 100, 0).await;
+    h.fund(&admin, &user.user_id, 700).await;
+    let mut ids = Vec::new();
+    for _ in 0..7 {
+        ids.push(h.app.orders().purchase(&user, &p.id, None).await.unwrap().order.id);
+        h.clock.advance(TimeDelta::milliseconds(1));
+    }
+    ids.reverse();
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    for _ in 0..10 {
+        let page = h
+            .app
+            .orders()
+            .mine(&user, &PageRequest { limit: Some(3), cursor: cursor.clone() })
+            .await
+            .unwrap();
+        seen.extend(page.items.into_iter().map(|o| o.id));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, ids);
+    assert!(matches!(h.app.orders().mine(&support, &PageRequest::default()).await, Err(Error::Forbidden)));
+    let filter = OrderFilter { user_id: Some(user.user_id.clone()), status: Some(OrderStatus::Refunded) };
+    assert!(h.app.orders().list(&support, &filter, &PageRequest::default()).await.unwrap().items.is_empty());
+    assert!(matches!(
+        h.app.orders().list(&user, &filter, &PageRequest::default()).await,
+        Err(Error::Forbidden)
+    ));
+}
+
+// ---------------------------------------------------------------- subscriptions over time
+
+pub async fn subscriptions_expire_by_the_clock(ts: TestStore) {
+    let h = Harness::new(ts);
+    let admin = h.admin().await;
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let p = h.product(&admin, 100, 0, 1).await;
+    h.fund(&admin, &user.user_id, 100).await;
+    let sub = h.app.orders().purchase(&user, &p.id, None).await.unwrap().subscription;
+    h.clock.advance(TimeDelta::days(26));
+    let report = h.app.subscriptions().run_maintenance().await.unwrap();
+    assert_eq!((report.expired, report.reminded), (0, 0), "not yet within 3 days");
+    h.clock.advance(TimeDelta::days(1) + TimeDelta::seconds(1));
+    let report = h.app.subscriptions().run_maintenance().await.unwrap();
+    assert_eq!((report.expired, report.reminded), (0, 1));
+    assert_eq!(h.app.subscriptions().run_maintenance().await.unwrap().reminded, 0, "reminded once");
+    h.clock.advance(TimeDelta::days(3));
+    // Read before the sweep: already expired.
+    assert_eq!(
+        h.app.subscriptions().get(&user, &sub.id).await.unwrap().subscription.status,
+        SubscriptionStatus::Expired
+    );
+    let mine = h.app.subscriptions().mine(&user, None, &PageRequest::default()).await.unwrap();
+    assert_eq!(mine.items[0].status, SubscriptionStatus::Expired);
+    assert_eq!(h.app.subscriptions().run_maintenance().await.unwrap().expired, 1);
+    assert_eq!(h.app.subscriptions().run_maintenance().await.unwrap().expired, 0);
+    let mut r = h.ts.store.reader().await.unwrap();
+    assert_eq!(r.get_subscription(&sub.id).await.unwrap().unwrap().status, SubscriptionStatus::Expired);
+    let kinds: Vec<_> = h
+        .app
+        .notifications()
+        .list(&user, false, &PageRequest::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|n| n.kind)
+        .collect();
+    assert!(
+        kinds.contains(&NotificationKind::Expired) && kinds.contains(&NotificationKind::ExpiringSoon),
+        "{kinds:?}"
+    );
+    assert!(matches!(
+        h.app.subscriptions().assign_credentials(&admin, &sub.id, creds("a@b.cd")).await,
+        Err(Error::InvalidState(_))
+    ));
+}
+
+pub async fn cancel_subscription(ts: TestStore) {
+    let h = Harness::new(ts);
+    let admin = h.admin().await;
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let p = h.product(&admin, 100, 1, 0).await;
+    h.fund(&admin, &user.user_id, 100).await;
+    let sub = h.app.orders().purchase(&user, &p.id, None).await.unwrap().subscription;
+    assert!(matches!(h.app.subscriptions().cancel(&user, &sub.id, None).await, Err(Error::Forbidden)));
+    let c = h.app.subscriptions().cancel(&admin, &sub.id, Some("duplicate")).await.unwrap();
+    assert_eq!(c.status, SubscriptionStatus::Cancelled);
+    assert!(matches!(h.app.subscriptions().cancel(&admin, &sub.id, None).await, Err(Error::InvalidState(_))));
+    let filter = SubscriptionFilter { status: Some(SubscriptionStatus::Cancelled), ..Default::default() };
+    assert_eq!(
+        h.app.subscriptions().list(&admin, &filter, &PageRequest::default()).await.unwrap().items.len(),
+        1
+    );
+}
+
+// ---------------------------------------------------------------- wallet
+
+pub async fn admin_adjustments(ts: TestStore) {
+    let h = Harness::new(ts);
+    let admin = h.admin().await;
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let adj = |dir, amount, req: Option<&str>| Adjustment {
+        user_id: user.user_id.clone(),
+        amount: money(amount),
+        direction: dir,
+        reason: "goodwill".into(),
+        request_id: req.map(str::to_string),
+    };
+    let e = h.app.wallet().adjust(&admin, adj(Direction::Credit, 500, Some("r1"))).await.unwrap();
+    assert_eq!((e.balance_after, e.actor_id.as_ref()), (money(500), Some(&admin.user_id)));
+    let again = h.app.wallet().adjust(&admin, adj(Direction::Credit, 500, Some("r1"))).await.unwrap();
+    assert_eq!(again.id, e.id, "a retried adjustment applies once");
+    assert!(matches!(
+        h.app.wallet().adjust(&admin, adj(Direction::Credit, 501, Some("r1"))).await,
+        Err(Error::IdempotencyKeyReused)
+    ));
+    assert!(matches!(
+        h.app.wallet().adjust(&admin, adj(Direction::Debit, 501, None)).await,
+        Err(Error::InsufficientBalance)
+    ));
+    assert_eq!(
+        h.app.wallet().adjust(&admin, adj(Direction::Debit, 500, None)).await.unwrap().balance_after,
+        Money::ZERO
+    );
+    assert!(matches!(
+        h.app.wallet().adjust(&admin, adj(Direction::Credit, 0, None)).await,
+        Err(Error::Validation { .. })
+    ));
+    assert!(matches!(
+        h.app.wallet().adjust(&user, adj(Direction::Credit, 5, None)).await,
+        Err(Error::Forbidden)
+    ));
+    let page =
+        h.app.wallet().user_transactions(&admin, &user.user_id, &PageRequest::default()).await.unwrap();
+    assert_eq!(page.items.len(), 2);
+    let mut r = h.ts.store.reader().await.unwrap();
+    let audit = r
+        .list_audit(
+            &AuditFilter { actor_id: Some(admin.user_id.clone()), target_id: None },
+            &Slice { before_id: None, limit: 50 },
+        )
+        .await
+        .unwrap();
+    assert!(audit.iter().filter(|a| a.action == "wallet.adjust").count() >= 2, "admin actions are audited");
+    h.check_invariants().await;
+}
+
+pub async fn topup_verify_happy_path_and_replay(ts: TestStore) {
+    let h = Harness::new(ts);
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let other = h.user_with_role("+917777777777", Role::User).await;
+    assert!(matches!(h.app.wallet().create_topup(&user, money(99)).await, Err(Error::Validation { .. })));
+    assert!(matches!(
+        h.app.wallet().create_topup(&user, money(1_000_001)).await,
+        Err(Error::Validation { .. })
+    ));
+    let intent = h.app.wallet().create_topup(&user, money(50000)).await.unwrap();
+    assert_eq!(intent.key_id, GATEWAY_KEY_ID);
+    let oid = intent.topup.gateway_order_id.clone();
+    assert_eq!(h.gateway.order(&oid).unwrap().amount, money(50000));
+    let pay = h.gateway.pay(&oid, 50000, PaymentStatus::Captured);
+    let sig = h.gateway.sign(&oid, &pay);
+    assert!(matches!(
+        h.app.wallet().verify_payment(&user, &oid, &pay, "00ff").await,
+        Err(Error::PaymentSignatureInvalid)
+    ));
+    let other_sig = h.gateway.sign("order_other", &pay);
+    assert!(matches!(
+        h.app.wallet().verify_payment(&user, &oid, &pay, &other_sig).await,
+        Err(Error::PaymentSignatureInvalid)
+    ));
+    assert!(matches!(
+        h.app.wallet().verify_payment(&other, &oid, &pay, &sig).await,
+        Err(Error::NotFound { .. })
+    ));
+    let c = h.app.wallet().verify_payment(&user, &oid, &pay, &sig).await.unwrap();
+    assert_eq!((c.credited, c.balance, c.replayed), (money(50000), money(50000), false));
+    assert_eq!(c.topup.status, TopUpStatus::Paid);
+    let again = h.app.wallet().verify_payment(&user, &oid, &pay, &sig).await.unwrap();
+    assert!(again.replayed);
+    assert_eq!(h.balance(&user.user_id).await, 50000);
+    // A webhook after verify credits nothing more.
+    let p = crate::payments::GatewayPayment {
+        id: pay.clone(),
+        order_id: oid.clone(),
+        amount_paise: 50000,
+        currency: "INR".into(),
+        status: PaymentStatus::Captured,
+    };
+    assert!(h.app.wallet().confirm_gateway_payment(&p, ConfirmedVia::Webhook).await.unwrap().replayed);
+    assert_eq!(h.balance(&user.user_id).await, 50000);
+    assert!(outbox_types(&h).await.contains(&"wallet_credited".to_string()));
+    h.check_invariants().await;
+}
+
+pub async fn topup_concurrent_confirmations_credit_once(ts: TestStore) {
+    let h = Arc::new(Harness::new(ts));
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let intent = h.app.wallet().create_topup(&user, money(25000)).await.unwrap();
+    let oid = intent.topup.gateway_order_id.clone();
+    let pay = h.gateway.pay(&oid, 25000, PaymentStatus::Captured);
+    let sig = h.gateway.sign(&oid, &pay);
+    let tasks = (0..50).map(|i| {
+        let (h, user, oid, pay, sig) = (h.clone(), user.clone(), oid.clone(), pay.clone(), sig.clone());
+        tokio::spawn(async move {
+            if i % 2 == 0 {
+                h.app.wallet().verify_payment(&user, &oid, &pay, &sig).await
+            } else {
+                let p = crate::payments::GatewayPayment {
+                    id: pay,
+                    order_id: oid,
+                    amount_paise: 25000,
+                    currency: "INR".into(),
+                    status: PaymentStatus::Captured,
+                };
+                h.app.wallet().confirm_gateway_payment(&p, ConfirmedVia::Webhook).await
+            }
+        })
+    });
+    let results: Vec<_> =
+        join_all(tasks).await.into_iter().map(|r| r.expect("join").expect("confirm")).collect();
+    assert_eq!(results.iter().filter(|c| !c.replayed).count(), 1, "one credit");
+    assert_eq!(h.balance(&user.user_id).await, 25000);
+    h.check_invariants().await;
+}
+
+pub async fn topup_amount_mismatch_is_refused_and_alerted(ts: TestStore) {
+    let h = Harness::new(ts);
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let intent = h.app.wallet().create_topup(&user, money(10000)).await.unwrap();
+    let oid = intent.topup.gateway_order_id;
+    let p = crate::payments::GatewayPayment {
+        id: "pay_x".into(),
+        order_id: oid.clone(),
+        amount_paise: 100,
+        currency: "INR".into(),
+        status: PaymentStatus::Captured,
+    };
+    assert!(matches!(
+        h.app.wallet().confirm_gateway_payment(&p, ConfirmedVia::Webhook).await,
+        Err(Error::PaymentAmountMismatch)
+    ));
+    let usd = crate::payments::GatewayPayment { amount_paise: 10000, currency: "USD".into(), ..p.clone() };
+    assert!(matches!(
+        h.app.wallet().confirm_gateway_payment(&usd, ConfirmedVia::Webhook).await,
+        Err(Error::PaymentAmountMismatch)
+    ));
+    let authorized =
+        crate::payments::GatewayPayment { amount_paise: 10000, status: PaymentStatus::Authorized, ..p };
+    assert!(matches!(
+        h.app.wallet().confirm_gateway_payment(&authorized, ConfirmedVia::Webhook).await,
+        Err(Error::PaymentNotCaptured)
+    ));
+    assert_eq!(h.balance(&user.user_id).await, 0);
+    assert!(outbox_types(&h).await.contains(&"payment_mismatch".to_string()));
+}
+
+pub async fn topup_reconciliation_credits_and_expires(ts: TestStore) {
+    let h = Harness::new(ts);
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let old = h.app.wallet().create_topup(&user, money(1000)).await.unwrap().topup;
+    h.clock.advance(TimeDelta::days(2));
+    let paid = h.app.wallet().create_topup(&user, money(2000)).await.unwrap().topup;
+    let fresh_unpaid = h.app.wallet().create_topup(&user, money(3000)).await.unwrap().topup;
+    h.gateway.pay(&paid.gateway_order_id, 2000, PaymentStatus::Captured);
+    // Too recent for a background pass, but an operator's "check now" sees it.
+    assert_eq!(h.app.wallet().reconcile(false, 100).await.unwrap().credited, 0);
+    h.clock.advance(TimeDelta::days(1) + TimeDelta::hours(1));
+    let report = h.app.wallet().reconcile(false, 100).await.unwrap();
+    assert_eq!((report.credited, report.expired), (1, 1), "{report:?}");
+    assert_eq!(h.balance(&user.user_id).await, 2000);
+    let mut r = h.ts.store.reader().await.unwrap();
+    assert_eq!(r.get_topup(&old.id).await.unwrap().unwrap().status, TopUpStatus::Expired);
+    assert_eq!(r.get_topup(&fresh_unpaid.id).await.unwrap().unwrap().status, TopUpStatus::Created);
+    h.gateway.set_failing(true);
+    assert_eq!(h.app.wallet().reconcile(true, 100).await.unwrap().errors, 1);
+    h.gateway.set_failing(false);
+    assert!(h.app.wallet().create_topup(&user, money(1000)).await.is_ok());
+    h.gateway.set_failing(true);
+    assert!(matches!(
+        h.app.wallet().create_topup(&user, money(1000)).await,
+        Err(Error::PaymentGatewayUnavailable(_))
+    ));
+    h.check_invariants().await;
+}
+
+pub async fn payments_not_configured(ts: TestStore) {
+    let store = ts.store.clone();
+    let app = crate::Ottsonly::builder(store, crate::CoreConfig::new(JWT_SECRET).unwrap())
+        .credential_cipher(crate::CredentialCipher::new(&[1u8; 32]))
+        .build()
+        .unwrap();
+    let system = Actor::system(app.now());
+    let u = app.users().set_role_by_phone(&system, "+919876543210", Role::User).await.unwrap();
+    let actor = Actor { user_id: u.id, role: u.role, joined_at: u.created_at };
+    assert!(matches!(
+        app.wallet().create_topup(&actor, money(1000)).await,
+        Err(Error::PaymentsNotConfigured)
+    ));
+    assert!(matches!(
+        app.wallet().verify_payment(&actor, "o", "p", "s").await,
+        Err(Error::PaymentsNotConfigured)
+    ));
+    drop(ts);
+}
+
+// ---------------------------------------------------------------- notifications
+
+pub async fn broadcasts_are_stored_once_with_per_user_state(ts: TestStore) {
+    let h = Harness::new(ts);
+    let admin = h.admin().await;
+    let a = h.user_with_role("+919876543210", Role::User).await;
+    let b = h.user_with_role("+917777777777", Role::User).await;
+    let s = h.user_with_role("+918888888888", Role::Support).await;
+    assert!(matches!(
+        h.app.notifications().broadcast(&a, Audience::All, "t", "m").await,
+        Err(Error::Forbidden)
+    ));
+    let all =
+        h.app.notifications().broadcast(&admin, Audience::All, "Maintenance", "Tonight 2am").await.unwrap();
+    h.app.notifications().broadcast(&admin, Audience::Role(Role::Support), "Staff", "Meeting").await.unwrap();
+    assert_eq!(h.app.notifications().unread_count(&a).await.unwrap(), 1);
+    assert_eq!(h.app.notifications().unread_count(&s).await.unwrap(), 2);
+    h.app.notifications().mark_read(&a, &all.id).await.unwrap();
+    assert_eq!(h.app.notifications().unread_count(&a).await.unwrap(), 0);
+    assert_eq!(h.app.notifications().unread_count(&b).await.unwrap(), 1, "read state is per user");
+    h.app.notifications().delete(&b, &all.id).await.unwrap();
+    assert!(h.app.notifications().list(&b, false, &PageRequest::default()).await.unwrap().items.is_empty());
+    assert_eq!(h.app.notifications().list(&a, false, &PageRequest::default()).await.unwrap().items.len(), 1);
+    // Someone who joins later does not get old broadcasts.
+    h.clock.advance(TimeDelta::seconds(1));
+    let late = h.user_with_role("+916666666666", Role::User).await;
+    assert_eq!(h.app.notifications().unread_count(&late).await.unwrap(), 0);
+    // Personal notifications and broadcasts merge newest first.
+    h.fund(&admin, &a.user_id, 100).await;
+    let list = h.app.notifications().list(&a, false, &PageRequest::default()).await.unwrap().items;
+    assert_eq!(list.len(), 2);
+    assert!(!list[0].is_broadcast && list[1].is_broadcast);
+    assert_eq!(h.app.notifications().list(&a, true, &PageRequest::default()).await.unwrap().items.len(), 1);
+    assert!(
+        matches!(h.app.notifications().mark_read(&b, &list[0].id).await, Err(Error::NotFound { .. })),
+        "not b's"
+    );
+    assert!(matches!(h.app.notifications().delete(&b, &list[0].id).await, Err(Error::NotFound { .. })));
+    assert_eq!(h.app.notifications().mark_all_read(&s).await.unwrap(), 2);
+    assert_eq!(h.app.notifications().unread_count(&s).await.unwrap(), 0);
+    h.app.notifications().delete(&a, &list[0].id).await.unwrap();
+    assert_eq!(h.app.notifications().list(&a, false, &PageRequest::default()).await.unwrap().items.len(), 1);
+}
+
+// ---------------------------------------------------------------- outbox
+
+pub async fn outbox_leases_retries_and_parks(ts: TestStore) {
+    let h = Harness::with_config(ts, |c| c.outbox.max_attempts = 3);
+    let admin = h.admin().await;
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    h.fund(&admin, &user.user_id, 100).await; // one wallet_credited alert
+    let claimed = h.app.outbox().claim("a", 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(matches!(claimed[0].alert, Some(crate::outbox::AdminAlert::WalletCredited { .. })));
+    assert!(claimed[0].alert.as_ref().unwrap().text().contains("₹1.00"));
+    assert!(h.app.outbox().claim("b", 10).await.unwrap().is_empty(), "leased to a");
+    // a crashes; after the lease b gets it.
+    h.clock.advance(TimeDelta::seconds(61));
+    let c = h.app.outbox().claim("b", 10).await.unwrap();
+    assert_eq!((c.len(), c[0].attempts), (1, 2));
+    assert!(!h.app.outbox().delivered("a", &c[0].id).await.unwrap(), "a lost the lease");
+    assert_eq!(h.app.outbox().failed("b", &c[0], "HTTP 500", None).await.unwrap(), OutboxStatus::Pending);
+    assert!(h.app.outbox().claim("b", 10).await.unwrap().is_empty(), "backing off");
+    h.clock.advance(TimeDelta::seconds(30));
+    let c = h.app.outbox().claim("b", 10).await.unwrap();
+    assert_eq!(c[0].attempts, 3);
+    assert_eq!(h.app.outbox().failed("b", &c[0], "HTTP 500", None).await.unwrap(), OutboxStatus::Failed);
+    h.clock.advance(TimeDelta::hours(2));
+    assert!(h.app.outbox().claim("b", 10).await.unwrap().is_empty(), "parked");
+    let failed = h.app.outbox().list(Some(OutboxStatus::Failed), &PageRequest::default()).await.unwrap();
+    assert_eq!(failed.items.len(), 1);
+    assert_eq!(failed.items[0].last_error.as_deref(), Some("HTTP 500"));
+    // A delivered alert is not sent again; a retry_after hint is honoured.
+    h.fund(&admin, &user.user_id, 100).await;
+    let c = h.app.outbox().claim("a", 10).await.unwrap();
+    h.app.outbox().failed("a", &c[0], "429", Some(std::time::Duration::from_secs(7))).await.unwrap();
+    h.clock.advance(TimeDelta::seconds(6));
+    assert!(h.app.outbox().claim("a", 10).await.unwrap().is_empty());
+    h.clock.advance(TimeDelta::seconds(1));
+    let c = h.app.outbox().claim("a", 10).await.unwrap();
+    assert!(h.app.outbox().delivered("a", &c[0].id).await.unwrap());
+    h.clock.advance(TimeDelta::hours(2));
+    assert!(h.app.outbox().claim("a", 10).await.unwrap().is_empty());
+}
+
+/// Expands one `#[tokio::test]` per scenario for a backend. `$new_store` is
+/// `async fn() -> TestStore`.
+#[macro_export]
+macro_rules! service_scenario_tests {
+    ($new_store:path) => {
+        $crate::__scenario_tests!($new_store;
+            otp_login_creates_user_once,
+            otp_is_stored_hashed,
+            otp_wrong_codes_then_dead,
+            otp_expires_and_is_single_use,
+            otp_cooldown_and_daily_cap,
+            otp_delivery_failure_keeps_cooldown,
+            test_phone_uses_fixed_code_without_limits,
+            concurrent_otp_verification_succeeds_once,
+            refresh_rotates_and_reuse_revokes_family,
+            logout_and_logout_everywhere,
+            access_tokens_expire_and_resist_tampering,
+            blocked_users_cannot_log_in_and_tokens_stop,
+            role_changes_apply_on_next_request,
+            profile_update_validates,
+            staff_user_search,
+            product_admin_and_visibility,
+            stock_never_negative_and_credentials_sealed,
+            purchase_from_pool_is_active_with_credentials,
+            purchase_without_pool_waits_for_admin_credentials,
+            failed_purchases_leave_no_trace,
+            idempotent_purchase_replays_and_detects_reuse,
+            refund_happens_once_and_can_restock,
+            concurrent_refunds_refund_once,
+            concurrent_purchases_keep_every_invariant,
+            order_lists_paginate_newest_first,
+            subscriptions_expire_by_the_clock,
+            cancel_subscription,
+            admin_adjustments,
+            topup_verify_happy_path_and_replay,
+            topup_concurrent_confirmations_credit_once,
+            topup_amount_mismatch_is_refused_and_alerted,
+            topup_reconciliation_credits_and_expires,
+            payments_not_configured,
+            broadcasts_are_stored_once_with_per_user_state,
+            outbox_leases_retries_and_parks,
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __scenario_tests {
+    ($new_store:path; $($name:ident),+ $(,)?) => {
+        mod service_scenarios {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    $crate::testing::scenarios::$name($new_store().await).await;
+                }
+            )+
+        }
+    };
+}

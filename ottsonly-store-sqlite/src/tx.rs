@@ -1,0 +1,619 @@
+//! The writes of a unit of work. Every guarded write is one conditional statement (`UPDATE ...
+//! WHERE <guard>`), so the check and the change cannot be separated by another writer.
+
+use crate::read::{Query, bind_recipient, fetch_all, fetch_opt, visible_broadcasts};
+use crate::row::ms;
+use crate::{SqliteTx, map_err};
+use async_trait::async_trait;
+use ottsonly_core::ids::*;
+use ottsonly_core::model::*;
+use ottsonly_core::{Money, PhoneNumber, StoreError, StoreResult, Tx};
+
+impl SqliteTx {
+    /// Runs a statement and returns how many rows it changed.
+    async fn exec(&mut self, q: Query<'_>) -> StoreResult<u64> {
+        Ok(q.execute(&mut *self.tx).await.map_err(map_err)?.rows_affected())
+    }
+
+    /// Runs a statement expected to change at most one row; true if it did.
+    async fn exec_one(&mut self, q: Query<'_>) -> StoreResult<bool> {
+        Ok(self.exec(q).await? > 0)
+    }
+
+    /// Runs a guarded `... RETURNING <one integer column>`; `None` when the guard failed.
+    async fn returning_i64(&mut self, q: Query<'_>) -> StoreResult<Option<i64>> {
+        let row = q.fetch_optional(&mut *self.tx).await.map_err(map_err)?;
+        row.map(|r| sqlx::Row::try_get::<i64, _>(&r, 0).map_err(map_err)).transpose()
+    }
+
+    async fn returning_money(&mut self, q: Query<'_>) -> StoreResult<Option<Money>> {
+        self.returning_i64(q)
+            .await?
+            .map(|p| Money::from_paise(p).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
+    }
+}
+
+fn opt_ms(t: Option<Timestamp>) -> Option<i64> {
+    t.map(ms)
+}
+
+#[async_trait]
+impl Tx for SqliteTx {
+    async fn insert_user(&mut self, u: &User) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO users (id, phone, name, email, role, is_blocked, token_version, \
+             wallet_balance_paise, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(u.id.as_str())
+        .bind(u.phone.as_str())
+        .bind(u.name.as_deref())
+        .bind(u.email.as_deref())
+        .bind(u.role.as_str())
+        .bind(u.is_blocked)
+        .bind(u.token_version)
+        .bind(u.wallet_balance.paise())
+        .bind(ms(u.created_at))
+        .bind(ms(u.updated_at));
+        self.exec(q).await.map(drop)
+    }
+
+    async fn update_user(&mut self, u: &User) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "UPDATE users SET name = ?, email = ?, role = ?, is_blocked = ?, token_version = ?, updated_at = ? \
+             WHERE id = ?",
+        )
+        .bind(u.name.as_deref())
+        .bind(u.email.as_deref())
+        .bind(u.role.as_str())
+        .bind(u.is_blocked)
+        .bind(u.token_version)
+        .bind(ms(u.updated_at))
+        .bind(u.id.as_str());
+        self.exec_one(q).await
+    }
+
+    async fn credit_balance(
+        &mut self,
+        user: &UserId,
+        amount: Money,
+        now: Timestamp,
+    ) -> StoreResult<Option<Money>> {
+        let q = sqlx::query(
+            "UPDATE users SET wallet_balance_paise = wallet_balance_paise + ?, updated_at = ? \
+             WHERE id = ? RETURNING wallet_balance_paise",
+        )
+        .bind(amount.paise())
+        .bind(ms(now))
+        .bind(user.as_str());
+        self.returning_money(q).await
+    }
+
+    async fn debit_balance(
+        &mut self,
+        user: &UserId,
+        amount: Money,
+        now: Timestamp,
+    ) -> StoreResult<Option<Money>> {
+        let q = sqlx::query(
+            "UPDATE users SET wallet_balance_paise = wallet_balance_paise - ?1, updated_at = ?2 \
+             WHERE id = ?3 AND wallet_balance_paise >= ?1 RETURNING wallet_balance_paise",
+        )
+        .bind(amount.paise())
+        .bind(ms(now))
+        .bind(user.as_str());
+        self.returning_money(q).await
+    }
+
+    async fn insert_ledger_entry(&mut self, e: &LedgerEntry) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO ledger (id, user_id, kind, amount_paise, balance_after_paise, reference_type, \
+             reference_id, description, actor_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(e.id.as_str())
+        .bind(e.user_id.as_str())
+        .bind(e.kind.as_str())
+        .bind(e.amount.paise())
+        .bind(e.balance_after.paise())
+        .bind(e.reference_type.as_str())
+        .bind(e.reference_id.as_str())
+        .bind(e.description.as_str())
+        .bind(e.actor_id.as_ref().map(UserId::as_str))
+        .bind(ms(e.created_at));
+        self.exec(q).await.map(drop)
+    }
+
+    async fn put_otp(&mut self, o: &OtpRecord) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO otps (phone, code_mac, created_at, expires_at, attempts, consumed_at, last_sent_at, \
+             window_start, sends_in_window) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (phone) DO UPDATE SET code_mac = excluded.code_mac, created_at = excluded.created_at, \
+             expires_at = excluded.expires_at, attempts = excluded.attempts, consumed_at = excluded.consumed_at, \
+             last_sent_at = excluded.last_sent_at, window_start = excluded.window_start, \
+             sends_in_window = excluded.sends_in_window",
+        )
+        .bind(o.phone.as_str())
+        .bind(o.code_mac.as_str())
+        .bind(ms(o.created_at))
+        .bind(ms(o.expires_at))
+        .bind(i64::from(o.attempts))
+        .bind(opt_ms(o.consumed_at))
+        .bind(ms(o.last_sent_at))
+        .bind(ms(o.window_start))
+        .bind(i64::from(o.sends_in_window));
+        self.exec(q).await.map(drop)
+    }
+
+    async fn record_otp_attempt(
+        &mut self,
+        phone: &PhoneNumber,
+        max_attempts: u32,
+    ) -> StoreResult<Option<OtpRecord>> {
+        let q = sqlx::query(
+            "UPDATE otps SET attempts = attempts + 1 \
+             WHERE phone = ? AND consumed_at IS NULL AND attempts < ? RETURNING *",
+        )
+        .bind(phone.as_str())
+        .bind(i64::from(max_attempts));
+        fetch_opt(&mut self.tx, q).await
+    }
+
+    async fn consume_otp(
+        &mut self,
+        phone: &PhoneNumber,
+        created_at: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "UPDATE otps SET consumed_at = ? WHERE phone = ? AND created_at = ? AND consumed_at IS NULL",
+        )
+        .bind(ms(now))
+        .bind(phone.as_str())
+        .bind(ms(created_at));
+        self.exec_one(q).await
+    }
+
+    async fn insert_refresh_token(&mut self, t: &RefreshToken) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, token_version, created_at, \
+             expires_at, used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(t.id.as_str())
+        .bind(t.user_id.as_str())
+        .bind(t.family_id.as_str())
+        .bind(t.token_hash.as_str())
+        .bind(t.token_version)
+        .bind(ms(t.created_at))
+        .bind(ms(t.expires_at))
+        .bind(opt_ms(t.used_at))
+        .bind(opt_ms(t.revoked_at));
+        self.exec(q).await.map(drop)
+    }
+
+    async fn mark_refresh_token_used(&mut self, id: &RefreshTokenId, now: Timestamp) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL",
+        )
+        .bind(ms(now))
+        .bind(id.as_str());
+        self.exec_one(q).await
+    }
+
+    async fn revoke_refresh_family(&mut self, family_id: &str, now: Timestamp) -> StoreResult<u64> {
+        let q = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
+        )
+        .bind(ms(now))
+        .bind(family_id);
+        self.exec(q).await
+    }
+
+    async fn revoke_user_refresh_tokens(&mut self, user: &UserId, now: Timestamp) -> StoreResult<u64> {
+        let q =
+            sqlx::query("UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
+                .bind(ms(now))
+                .bind(user.as_str());
+        self.exec(q).await
+    }
+
+    async fn insert_product(&mut self, p: &Product) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO products (id, platform_name, plan_name, description, price_paise, duration_days, \
+             stock, is_active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(p.id.as_str())
+        .bind(p.platform_name.as_str())
+        .bind(p.plan_name.as_str())
+        .bind(p.description.as_str())
+        .bind(p.price.paise())
+        .bind(i64::from(p.duration_days))
+        .bind(p.stock)
+        .bind(p.is_active)
+        .bind(ms(p.created_at))
+        .bind(ms(p.updated_at));
+        self.exec(q).await.map(drop)
+    }
+
+    async fn update_product(&mut self, p: &Product) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "UPDATE products SET platform_name = ?, plan_name = ?, description = ?, price_paise = ?, \
+             duration_days = ?, is_active = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(p.platform_name.as_str())
+        .bind(p.plan_name.as_str())
+        .bind(p.description.as_str())
+        .bind(p.price.paise())
+        .bind(i64::from(p.duration_days))
+        .bind(p.is_active)
+        .bind(ms(p.updated_at))
+        .bind(p.id.as_str());
+        self.exec_one(q).await
+    }
+
+    async fn adjust_stock(
+        &mut self,
+        product: &ProductId,
+        delta: i64,
+        require_active: bool,
+        now: Timestamp,
+    ) -> StoreResult<Option<i64>> {
+        let q = sqlx::query(
+            "UPDATE products SET stock = stock + ?1, updated_at = ?2 \
+             WHERE id = ?3 AND stock + ?1 >= 0 AND (?4 = 0 OR is_active = 1) RETURNING stock",
+        )
+        .bind(delta)
+        .bind(ms(now))
+        .bind(product.as_str())
+        .bind(require_active);
+        self.returning_i64(q).await
+    }
+
+    async fn insert_credential(&mut self, cr: &CredentialRecord) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO credentials (id, product_id, sealed, status, subscription_id, created_at, assigned_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(cr.id.as_str())
+        .bind(cr.product_id.as_ref().map(ProductId::as_str))
+        .bind(cr.sealed.as_slice())
+        .bind(cr.status.as_str())
+        .bind(cr.subscription_id.as_ref().map(SubscriptionId::as_str))
+        .bind(ms(cr.created_at))
+        .bind(opt_ms(cr.assigned_at));
+        self.exec(q).await.map(drop)
+    }
+
+    async fn claim_credential(
+        &mut self,
+        product: &ProductId,
+        subscription: &SubscriptionId,
+        now: Timestamp,
+    ) -> StoreResult<Option<CredentialRecord>> {
+        let q = sqlx::query(
+            "UPDATE credentials SET status = 'assigned', subscription_id = ?, assigned_at = ? \
+             WHERE id = (SELECT id FROM credentials WHERE product_id = ? AND status = 'available' \
+             ORDER BY id LIMIT 1) RETURNING *",
+        )
+        .bind(subscription.as_str())
+        .bind(ms(now))
+        .bind(product.as_str());
+        fetch_opt(&mut self.tx, q).await
+    }
+
+    async fn insert_order(&mut self, o: &Order) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO orders (id, user_id, product_id, product_name, amount_paise, status, idempotency_key, \
+             created_at, paid_at, refunded_at, refund_reason, refunded_by, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(o.id.as_str())
+        .bind(o.user_id.as_str())
+        .bind(o.product_id.as_str())
+        .bind(o.product_name.as_str())
+        .bind(o.amount.paise())
+        .bind(o.status.as_str())
+        .bind(o.idempotency_key.as_deref())
+        .bind(ms(o.created_at))
+        .bind(ms(o.paid_at))
+        .bind(opt_ms(o.refunded_at))
+        .bind(o.refund_reason.as_deref())
+        .bind(o.refunded_by.as_ref().map(UserId::as_str))
+        .bind(ms(o.updated_at));
+        self.exec(q).await.map(drop)
+    }
+
+    async fn mark_order_refunded(
+        &mut self,
+        id: &OrderId,
+        reason: &str,
+        actor: &UserId,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "UPDATE orders SET status = 'refunded', refund_reason = ?1, refunded_by = ?2, refunded_at = ?3, \
+             updated_at = ?3 WHERE id = ?4 AND status = 'completed'",
+        )
+        .bind(reason)
+        .bind(actor.as_str())
+        .bind(ms(now))
+        .bind(id.as_str());
+        self.exec_one(q).await
+    }
+
+    async fn insert_subscription(&mut self, s: &Subscription) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO subscriptions (id, user_id, product_id, order_id, platform_name, plan_name, \
+             duration_days, status, start_at, end_at, credential_id, reminded_at, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(s.id.as_str())
+        .bind(s.user_id.as_str())
+        .bind(s.product_id.as_str())
+        .bind(s.order_id.as_str())
+        .bind(s.platform_name.as_str())
+        .bind(s.plan_name.as_str())
+        .bind(i64::from(s.duration_days))
+        .bind(s.status.as_str())
+        .bind(opt_ms(s.start_at))
+        .bind(opt_ms(s.end_at))
+        .bind(s.credential_id.as_ref().map(CredentialId::as_str))
+        .bind(opt_ms(s.reminded_at))
+        .bind(ms(s.created_at))
+        .bind(ms(s.updated_at));
+        self.exec(q).await.map(drop)
+    }
+
+    async fn update_subscription(
+        &mut self,
+        s: &Subscription,
+        expected: SubscriptionStatus,
+    ) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "UPDATE subscriptions SET status = ?, start_at = ?, end_at = ?, credential_id = ?, \
+             reminded_at = ?, updated_at = ? WHERE id = ? AND status = ?",
+        )
+        .bind(s.status.as_str())
+        .bind(opt_ms(s.start_at))
+        .bind(opt_ms(s.end_at))
+        .bind(s.credential_id.as_ref().map(CredentialId::as_str))
+        .bind(opt_ms(s.reminded_at))
+        .bind(ms(s.updated_at))
+        .bind(s.id.as_str())
+        .bind(expected.as_str());
+        self.exec_one(q).await
+    }
+
+    async fn insert_topup(&mut self, t: &TopUp) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO topups (id, user_id, amount_paise, currency, gateway_order_id, gateway_payment_id, \
+             status, created_at, updated_at, paid_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(t.id.as_str())
+        .bind(t.user_id.as_str())
+        .bind(t.amount.paise())
+        .bind(t.currency.as_str())
+        .bind(t.gateway_order_id.as_str())
+        .bind(t.gateway_payment_id.as_deref())
+        .bind(t.status.as_str())
+        .bind(ms(t.created_at))
+        .bind(ms(t.updated_at))
+        .bind(opt_ms(t.paid_at));
+        self.exec(q).await.map(drop)
+    }
+
+    async fn mark_topup_paid(&mut self, id: &TopUpId, payment_id: &str, now: Timestamp) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "UPDATE topups SET status = 'paid', gateway_payment_id = ?1, paid_at = ?2, updated_at = ?2 \
+             WHERE id = ?3 AND status = 'created'",
+        )
+        .bind(payment_id)
+        .bind(ms(now))
+        .bind(id.as_str());
+        self.exec_one(q).await
+    }
+
+    async fn close_topup(&mut self, id: &TopUpId, to: TopUpStatus, now: Timestamp) -> StoreResult<bool> {
+        // Only the two closing states are legal targets; anything else changes nothing.
+        if !matches!(to, TopUpStatus::Expired | TopUpStatus::Failed) {
+            return Ok(false);
+        }
+        let q =
+            sqlx::query("UPDATE topups SET status = ?, updated_at = ? WHERE id = ? AND status = 'created'")
+                .bind(to.as_str())
+                .bind(ms(now))
+                .bind(id.as_str());
+        self.exec_one(q).await
+    }
+
+    async fn insert_notification(&mut self, n: &Notification) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO notifications (id, user_id, kind, title, message, is_read, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(n.id.as_str())
+        .bind(n.user_id.as_str())
+        .bind(n.kind.as_str())
+        .bind(n.title.as_str())
+        .bind(n.message.as_str())
+        .bind(n.is_read)
+        .bind(ms(n.created_at));
+        self.exec(q).await.map(drop)
+    }
+
+    async fn insert_broadcast(&mut self, b: &Broadcast) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO broadcasts (id, audience, title, message, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(b.id.as_str())
+        .bind(b.audience.as_str())
+        .bind(b.title.as_str())
+        .bind(b.message.as_str())
+        .bind(b.created_by.as_str())
+        .bind(ms(b.created_at));
+        self.exec(q).await.map(drop)
+    }
+
+    async fn mark_notification_read(
+        &mut self,
+        recipient: &Recipient,
+        id: &NotificationId,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let personal = sqlx::query("UPDATE notifications SET is_read = 1 WHERE id = ? AND user_id = ?")
+            .bind(id.as_str())
+            .bind(recipient.user_id.as_str());
+        if self.exec_one(personal).await? {
+            return Ok(true);
+        }
+        // A broadcast: record the read in the recipient's state row, if they can see it.
+        let q = sqlx::query(concat!(
+            "INSERT INTO broadcast_states (broadcast_id, user_id, read_at) SELECT b.id, ?1, ?4",
+            visible_broadcasts!(),
+            " AND b.id = ?5 ON CONFLICT (broadcast_id, user_id) \
+             DO UPDATE SET read_at = COALESCE(broadcast_states.read_at, excluded.read_at)"
+        ));
+        let q = bind_recipient(q, recipient).bind(ms(now)).bind(id.as_str());
+        self.exec_one(q).await
+    }
+
+    async fn mark_all_notifications_read(
+        &mut self,
+        recipient: &Recipient,
+        now: Timestamp,
+    ) -> StoreResult<u64> {
+        let personal = sqlx::query("UPDATE notifications SET is_read = 1 WHERE user_id = ? AND is_read = 0")
+            .bind(recipient.user_id.as_str());
+        let personal = self.exec(personal).await?;
+        let q = sqlx::query(concat!(
+            "INSERT INTO broadcast_states (broadcast_id, user_id, read_at) SELECT b.id, ?1, ?4",
+            visible_broadcasts!(),
+            " AND s.read_at IS NULL ON CONFLICT (broadcast_id, user_id) \
+             DO UPDATE SET read_at = excluded.read_at WHERE broadcast_states.read_at IS NULL"
+        ));
+        let broadcasts = self.exec(bind_recipient(q, recipient).bind(ms(now))).await?;
+        Ok(personal + broadcasts)
+    }
+
+    async fn delete_notification(
+        &mut self,
+        recipient: &Recipient,
+        id: &NotificationId,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let personal = sqlx::query("DELETE FROM notifications WHERE id = ? AND user_id = ?")
+            .bind(id.as_str())
+            .bind(recipient.user_id.as_str());
+        if self.exec_one(personal).await? {
+            return Ok(true);
+        }
+        // A broadcast is shared: hide it for this recipient only.
+        let q = sqlx::query(concat!(
+            "INSERT INTO broadcast_states (broadcast_id, user_id, deleted_at) SELECT b.id, ?1, ?4",
+            visible_broadcasts!(),
+            " AND b.id = ?5 ON CONFLICT (broadcast_id, user_id) DO UPDATE SET deleted_at = excluded.deleted_at"
+        ));
+        let q = bind_recipient(q, recipient).bind(ms(now)).bind(id.as_str());
+        self.exec_one(q).await
+    }
+
+    async fn insert_outbox(&mut self, i: &OutboxItem) -> StoreResult<()> {
+        let q = sqlx::query(
+            "INSERT INTO outbox (id, payload, status, attempts, created_at, due_at, lease_owner, lease_until, \
+             last_error, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(i.id.as_str())
+        .bind(i.payload.as_str())
+        .bind(i.status.as_str())
+        .bind(i64::from(i.attempts))
+        .bind(ms(i.created_at))
+        .bind(ms(i.due_at))
+        .bind(i.lease_owner.as_deref())
+        .bind(opt_ms(i.lease_until))
+        .bind(i.last_error.as_deref())
+        .bind(opt_ms(i.delivered_at));
+        self.exec(q).await.map(drop)
+    }
+
+    async fn claim_outbox(
+        &mut self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxItem>> {
+        let q = sqlx::query(
+            "UPDATE outbox SET lease_owner = ?1, lease_until = ?2, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND due_at <= ?3 \
+             AND (lease_until IS NULL OR lease_until <= ?3) ORDER BY due_at, id LIMIT ?4) RETURNING *",
+        )
+        .bind(owner)
+        .bind(ms(lease_until))
+        .bind(ms(now))
+        .bind(i64::from(limit));
+        // RETURNING yields rows in no particular order.
+        let mut items: Vec<OutboxItem> = fetch_all(&mut self.tx, q).await?;
+        items.sort_by(|a, b| (a.due_at, &a.id).cmp(&(b.due_at, &b.id)));
+        Ok(items)
+    }
+
+    async fn complete_outbox(&mut self, id: &OutboxId, owner: &str, now: Timestamp) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "UPDATE outbox SET status = 'delivered', delivered_at = ?, lease_owner = NULL, lease_until = NULL \
+             WHERE id = ? AND lease_owner = ? AND status = 'pending'",
+        )
+        .bind(ms(now))
+        .bind(id.as_str())
+        .bind(owner);
+        self.exec_one(q).await
+    }
+
+    async fn fail_outbox(
+        &mut self,
+        id: &OutboxId,
+        owner: &str,
+        error: &str,
+        retry_at: Option<Timestamp>,
+    ) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "UPDATE outbox SET status = CASE WHEN ?1 IS NULL THEN 'failed' ELSE 'pending' END, \
+             due_at = COALESCE(?1, due_at), last_error = ?2, lease_owner = NULL, lease_until = NULL \
+             WHERE id = ?3 AND lease_owner = ?4 AND status = 'pending'",
+        )
+        .bind(opt_ms(retry_at))
+        .bind(error)
+        .bind(id.as_str())
+        .bind(owner);
+        self.exec_one(q).await
+    }
+
+    async fn insert_audit(&mut self, a: &AuditEntry) -> StoreResult<()> {
+        let details = serde_json::to_string(&a.details).map_err(StoreError::backend)?;
+        let q = sqlx::query(
+            "INSERT INTO audit_log (id, actor_id, action, target_type, target_id, details, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(a.id.as_str())
+        .bind(a.actor_id.as_str())
+        .bind(a.action.as_str())
+        .bind(a.target_type.as_str())
+        .bind(a.target_id.as_str())
+        .bind(details)
+        .bind(ms(a.created_at));
+        self.exec(q).await.map(drop)
+    }
+
+    async fn put_setting_if_absent(&mut self, key: &str, value: &str) -> StoreResult<String> {
+        let q = sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value);
+        self.exec(q).await?;
+        let stored = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?").bind(key);
+        stored.fetch_one(&mut *self.tx).await.map_err(map_err)
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        let SqliteTx { tx, _writer } = *self;
+        tx.commit().await.map_err(map_err)
+        // `_writer` is released only now, after SQLite has committed.
+    }
+}

@@ -1,0 +1,285 @@
+//! SQLite-specific behaviour of `SqliteStore`, plus core's shared conformance suite and service
+//! scenarios run over it.
+
+mod smoke;
+
+use chrono::{DateTime, Utc};
+use ottsonly_core::error::constraint;
+use ottsonly_core::testing::TestStore;
+use ottsonly_core::*;
+use ottsonly_store_sqlite::SqliteStore;
+use sqlx::{Connection as _, SqliteConnection};
+use std::path::Path;
+use std::sync::Arc;
+use tempfile::TempDir;
+
+/// A fresh store on a file in its own temp dir (a file, not `:memory:`, so that readers and a
+/// unit of work can be open at once, as in production).
+async fn new_store() -> TestStore {
+    let dir = TempDir::new().expect("temp dir");
+    let store = SqliteStore::open_path(&dir.path().join("ottsonly.db")).await.expect("open store");
+    TestStore::new(Arc::new(store), dir)
+}
+
+/// Core's shared storage conformance suite, one test per case (`conformance::<case>`).
+mod conformance {
+    ottsonly_core::store_conformance_tests!(super::new_store);
+}
+
+// Core's whole-domain scenarios over this backend (`service_scenarios::<case>`).
+ottsonly_core::service_scenario_tests!(new_store);
+
+fn t(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(1_900_000_000_000 + ms).expect("valid time")
+}
+
+fn user(id: &str, phone: &str) -> User {
+    User {
+        id: UserId::from_string(id),
+        phone: PhoneNumber::parse(phone, None).expect("valid phone"),
+        name: None,
+        email: None,
+        role: Role::User,
+        is_blocked: false,
+        token_version: 0,
+        wallet_balance: Money::ZERO,
+        created_at: t(0),
+        updated_at: t(0),
+    }
+}
+
+async fn raw(path: &Path) -> SqliteConnection {
+    SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.expect("raw connection")
+}
+
+#[tokio::test]
+async fn file_store_uses_wal_and_persists_across_reopen() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("db.sqlite");
+    let url = format!("sqlite://{}", path.display());
+
+    let store = SqliteStore::open(&url).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_user(&user("u1", "+919876543210")).await.unwrap();
+    tx.commit().await.unwrap();
+    drop(store);
+
+    // Reopening runs the migrator again: it must find the schema current and keep the data.
+    let store = SqliteStore::open(&format!("sqlite:{}", path.display())).await.unwrap();
+    let mut r = store.reader().await.unwrap();
+    let got = r.get_user(&UserId::from_string("u1")).await.unwrap().expect("user persisted");
+    assert_eq!(got, user("u1", "+919876543210"));
+
+    let mut conn = raw(&path).await;
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(mode, "wal");
+    let applied: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(applied, 1, "each migration recorded once");
+}
+
+#[tokio::test]
+async fn dropped_tx_leaves_no_trace_and_frees_the_writer() {
+    let ts = new_store().await;
+    let id = UserId::from_string("u1");
+    {
+        let mut tx = ts.store.begin().await.unwrap();
+        tx.insert_user(&user("u1", "+919876543210")).await.unwrap();
+        assert!(tx.get_user(&id).await.unwrap().is_some(), "a unit sees its own writes");
+        assert!(ts.store.reader().await.unwrap().get_user(&id).await.unwrap().is_none(), "others do not");
+    }
+    assert!(ts.store.reader().await.unwrap().get_user(&id).await.unwrap().is_none());
+    // The next unit gets the writer lock and can insert the very same row.
+    let mut tx = ts.store.begin().await.unwrap();
+    tx.insert_user(&user("u1", "+919876543210")).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(ts.store.reader().await.unwrap().get_user(&id).await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_units_queue_instead_of_failing() {
+    let ts = new_store().await;
+    let mut tx = ts.store.begin().await.unwrap();
+    tx.insert_user(&user("u1", "+919876543210")).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let id = UserId::from_string("u1");
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let store = ts.store.clone();
+            let id = id.clone();
+            tokio::spawn(async move {
+                let mut tx = store.begin().await?;
+                tx.credit_balance(&id, Money::from_paise(100).unwrap(), t(i)).await?;
+                tx.commit().await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().expect("no unit fails: writers queue on the lock");
+    }
+    let got = ts.store.reader().await.unwrap().get_user(&id).await.unwrap().unwrap();
+    assert_eq!(got.wallet_balance.paise(), 3200);
+}
+
+/// The constraint names come from parsing SQLite's messages, so check each unique rule here.
+#[tokio::test]
+async fn every_unique_rule_maps_to_its_constraint_name() {
+    let ts = new_store().await;
+    let mut tx = ts.store.begin().await.unwrap();
+    let conflict = |r: StoreResult<()>| match r {
+        Err(StoreError::Conflict { constraint }) => constraint,
+        other => panic!("expected a conflict, got {other:?}"),
+    };
+
+    tx.insert_user(&user("u1", "+919876543210")).await.unwrap();
+    assert_eq!(conflict(tx.insert_user(&user("u2", "+919876543210")).await), constraint::USER_PHONE);
+    assert_eq!(conflict(tx.insert_user(&user("u1", "+919876543211")).await), constraint::PRIMARY_KEY);
+
+    let order = Order {
+        id: OrderId::from_string("o1"),
+        user_id: UserId::from_string("u1"),
+        product_id: ProductId::from_string("p1"),
+        product_name: "Netflix Premium".into(),
+        amount: Money::from_paise(19900).unwrap(),
+        status: OrderStatus::Completed,
+        idempotency_key: Some("k1".into()),
+        created_at: t(0),
+        paid_at: t(0),
+        refunded_at: None,
+        refund_reason: None,
+        refunded_by: None,
+        updated_at: t(0),
+    };
+    tx.insert_order(&order).await.unwrap();
+    let again = Order { id: OrderId::from_string("o2"), ..order.clone() };
+    assert_eq!(conflict(tx.insert_order(&again).await), constraint::ORDER_IDEMPOTENCY_KEY);
+    // Orders without a key never collide.
+    for id in ["o3", "o4"] {
+        tx.insert_order(&Order { id: OrderId::from_string(id), idempotency_key: None, ..order.clone() })
+            .await
+            .unwrap();
+    }
+
+    let entry = LedgerEntry {
+        id: LedgerEntryId::from_string("l1"),
+        user_id: UserId::from_string("u1"),
+        kind: EntryKind::Debit,
+        amount: Money::from_paise(19900).unwrap(),
+        balance_after: Money::ZERO,
+        reference_type: ReferenceType::Order,
+        reference_id: "o1".into(),
+        description: "purchase".into(),
+        actor_id: None,
+        created_at: t(0),
+    };
+    tx.insert_ledger_entry(&entry).await.unwrap();
+    let dup = LedgerEntry { id: LedgerEntryId::from_string("l2"), ..entry.clone() };
+    assert_eq!(conflict(tx.insert_ledger_entry(&dup).await), constraint::LEDGER_REFERENCE);
+
+    let sub = Subscription {
+        id: SubscriptionId::from_string("s1"),
+        user_id: UserId::from_string("u1"),
+        product_id: ProductId::from_string("p1"),
+        order_id: OrderId::from_string("o1"),
+        platform_name: "Netflix".into(),
+        plan_name: "Premium".into(),
+        duration_days: 30,
+        status: SubscriptionStatus::PendingCredentials,
+        start_at: None,
+        end_at: None,
+        credential_id: None,
+        reminded_at: None,
+        created_at: t(0),
+        updated_at: t(0),
+    };
+    tx.insert_subscription(&sub).await.unwrap();
+    let dup = Subscription { id: SubscriptionId::from_string("s2"), ..sub.clone() };
+    assert_eq!(conflict(tx.insert_subscription(&dup).await), constraint::SUBSCRIPTION_ORDER);
+
+    let topup = TopUp {
+        id: TopUpId::from_string("t1"),
+        user_id: UserId::from_string("u1"),
+        amount: Money::from_paise(50000).unwrap(),
+        currency: "INR".into(),
+        gateway_order_id: "order_1".into(),
+        gateway_payment_id: None,
+        status: TopUpStatus::Created,
+        created_at: t(0),
+        updated_at: t(0),
+        paid_at: None,
+    };
+    tx.insert_topup(&topup).await.unwrap();
+    let dup = TopUp { id: TopUpId::from_string("t2"), ..topup.clone() };
+    assert_eq!(conflict(tx.insert_topup(&dup).await), constraint::TOPUP_GATEWAY_ORDER);
+    let second =
+        TopUp { id: TopUpId::from_string("t3"), gateway_order_id: "order_2".into(), ..topup.clone() };
+    tx.insert_topup(&second).await.unwrap();
+    assert!(tx.mark_topup_paid(&topup.id, "pay_1", t(1)).await.unwrap());
+    assert_eq!(
+        conflict(tx.mark_topup_paid(&second.id, "pay_1", t(1)).await.map(drop)),
+        constraint::TOPUP_GATEWAY_PAYMENT
+    );
+
+    let token = RefreshToken {
+        id: RefreshTokenId::from_string("r1"),
+        user_id: UserId::from_string("u1"),
+        family_id: "f1".into(),
+        token_hash: "h1".into(),
+        token_version: 0,
+        created_at: t(0),
+        expires_at: t(1000),
+        used_at: None,
+        revoked_at: None,
+    };
+    tx.insert_refresh_token(&token).await.unwrap();
+    let dup = RefreshToken { id: RefreshTokenId::from_string("r2"), ..token.clone() };
+    assert_eq!(conflict(tx.insert_refresh_token(&dup).await), constraint::REFRESH_TOKEN_HASH);
+
+    let cred = CredentialRecord {
+        id: CredentialId::from_string("c1"),
+        product_id: None,
+        sealed: vec![1, 2, 3],
+        status: CredentialStatus::Assigned,
+        subscription_id: Some(SubscriptionId::from_string("s1")),
+        created_at: t(0),
+        assigned_at: Some(t(0)),
+    };
+    tx.insert_credential(&cred).await.unwrap();
+    let dup = CredentialRecord { id: CredentialId::from_string("c2"), ..cred.clone() };
+    assert_eq!(conflict(tx.insert_credential(&dup).await), constraint::CREDENTIAL_SUBSCRIPTION);
+
+    // A failed statement does not poison the unit: everything before it still commits.
+    tx.commit().await.unwrap();
+    let mut r = ts.store.reader().await.unwrap();
+    assert_eq!(r.get_credential(&cred.id).await.unwrap(), Some(cred));
+    assert_eq!(r.ledger_sum(&UserId::from_string("u1")).await.unwrap(), -19900);
+}
+
+#[tokio::test]
+async fn undecodable_rows_are_corrupt() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("db.sqlite");
+    let store = SqliteStore::open_path(&path).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_user(&user("u1", "+919876543210")).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut conn = raw(&path).await;
+    sqlx::query("UPDATE users SET role = 'superuser'").execute(&mut conn).await.unwrap();
+    let got = store.reader().await.unwrap().get_user(&UserId::from_string("u1")).await;
+    assert!(matches!(got, Err(StoreError::Corrupt(_))), "{got:?}");
+}
+
+#[tokio::test]
+async fn in_memory_store_works_for_one_task() {
+    let store = SqliteStore::open_in_memory().await.unwrap();
+    store.ping().await.unwrap();
+    assert_eq!(store.backend_name(), "sqlite");
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.put_setting_if_absent("jwt_secret", "a").await.unwrap(), "a");
+    assert_eq!(tx.put_setting_if_absent("jwt_secret", "b").await.unwrap(), "a");
+    tx.commit().await.unwrap();
+    let mut r = store.reader().await.unwrap();
+    assert_eq!(r.get_setting("jwt_secret").await.unwrap().as_deref(), Some("a"));
+}

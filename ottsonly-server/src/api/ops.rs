@@ -1,0 +1,39 @@
+use super::{ApiTags, State};
+use crate::dto::Health;
+use crate::error::{ApiError, ApiResult, ok};
+use poem::http::StatusCode;
+use poem_openapi::OpenApi;
+use poem_openapi::payload::{Json, PlainText};
+
+pub struct OpsApi(pub State);
+
+#[OpenApi(tag = "ApiTags::Operations")]
+impl OpsApi {
+    /// Liveness: the process answers.
+    #[oai(path = "/health", method = "get", operation_id = "health")]
+    async fn health(&self) -> ApiResult<Json<Health>> {
+        ok(Health { status: "ok".into() })
+    }
+
+    /// Readiness: the database answers (503 `not_ready` otherwise).
+    #[oai(path = "/ready", method = "get", operation_id = "ready")]
+    async fn ready(&self) -> ApiResult<Json<Health>> {
+        match self.0.app.store().ping().await {
+            Ok(()) => ok(Health { status: "ready".into() }),
+            Err(e) => {
+                tracing::warn!(error = %crate::error::error_chain(&e), "readiness check failed");
+                Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "not_ready",
+                    "the database does not answer",
+                ))
+            }
+        }
+    }
+
+    /// Prometheus metrics (text exposition format).
+    #[oai(path = "/metrics", method = "get", operation_id = "metrics")]
+    async fn metrics(&self) -> ApiResult<PlainText<String>> {
+        Ok(PlainText(self.0.metrics.render()).into())
+    }
+}

@@ -1,0 +1,95 @@
+use super::{ApiTags, State, page};
+use crate::auth::BearerAuth;
+use crate::dto::{LedgerPage, ProfilePatch, ReasonRequest, Role, RoleRequest, User, UserPage};
+use crate::error::{ApiResult, ok};
+use ottsonly_core::UserId;
+use ottsonly_core::users::ProfilePatch as CorePatch;
+use poem_openapi::OpenApi;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+
+pub struct UsersApi(pub State);
+
+#[OpenApi(tag = "ApiTags::Users")]
+impl UsersApi {
+    /// The caller's profile.
+    #[oai(path = "/users/me", method = "get", operation_id = "get_me")]
+    async fn me(&self, auth: BearerAuth) -> ApiResult<Json<User>> {
+        ok(self.0.app.users().me(&auth.0).await?.into())
+    }
+
+    /// Change the caller's name or email; an empty string clears a field.
+    #[oai(path = "/users/me", method = "patch", operation_id = "update_me")]
+    async fn update_me(&self, auth: BearerAuth, body: Json<ProfilePatch>) -> ApiResult<Json<User>> {
+        let patch = CorePatch { name: body.0.name, email: body.0.email };
+        ok(self.0.app.users().update_profile(&auth.0, patch).await?.into())
+    }
+
+    /// Search users (support, admin). `phone` may be the start of a number.
+    #[oai(path = "/users", method = "get", operation_id = "list_users")]
+    async fn list(
+        &self,
+        auth: BearerAuth,
+        phone: Query<Option<String>>,
+        role: Query<Option<Role>>,
+        limit: Query<Option<u32>>,
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<Json<UserPage>> {
+        let users = self.0.app.users();
+        let p =
+            users.list(&auth.0, phone.0.as_deref(), role.0.map(Into::into), &page(limit.0, cursor.0)).await?;
+        ok(p.into())
+    }
+
+    /// One user (support, admin).
+    #[oai(path = "/users/:id", method = "get", operation_id = "get_user")]
+    async fn get(&self, auth: BearerAuth, id: Path<String>) -> ApiResult<Json<User>> {
+        ok(self.0.app.users().get(&auth.0, &UserId::from_string(id.0)).await?.into())
+    }
+
+    /// Change a user's role (admin; not your own).
+    #[oai(path = "/users/:id/role", method = "put", operation_id = "set_user_role")]
+    async fn set_role(
+        &self,
+        auth: BearerAuth,
+        id: Path<String>,
+        body: Json<RoleRequest>,
+    ) -> ApiResult<Json<User>> {
+        let u = self.0.app.users().set_role(&auth.0, &UserId::from_string(id.0), body.0.role.into()).await?;
+        ok(u.into())
+    }
+
+    /// Block a user (admin): their tokens stop working at once. The body is optional.
+    #[oai(path = "/users/:id/block", method = "post", operation_id = "block_user")]
+    async fn block(
+        &self,
+        auth: BearerAuth,
+        id: Path<String>,
+        body: Json<Option<ReasonRequest>>,
+    ) -> ApiResult<Json<User>> {
+        let reason = body.0.and_then(|b| b.reason);
+        let u = self.0.app.users().block(&auth.0, &UserId::from_string(id.0), reason.as_deref()).await?;
+        ok(u.into())
+    }
+
+    /// Unblock a user (admin).
+    #[oai(path = "/users/:id/unblock", method = "post", operation_id = "unblock_user")]
+    async fn unblock(&self, auth: BearerAuth, id: Path<String>) -> ApiResult<Json<User>> {
+        ok(self.0.app.users().unblock(&auth.0, &UserId::from_string(id.0)).await?.into())
+    }
+
+    /// A user's wallet ledger, newest first (admin).
+    #[oai(path = "/users/:id/transactions", method = "get", operation_id = "list_user_transactions")]
+    async fn transactions(
+        &self,
+        auth: BearerAuth,
+        id: Path<String>,
+        limit: Query<Option<u32>>,
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<Json<LedgerPage>> {
+        let wallet = self.0.app.wallet();
+        let p =
+            wallet.user_transactions(&auth.0, &UserId::from_string(id.0), &page(limit.0, cursor.0)).await?;
+        ok(p.into())
+    }
+}

@@ -1,0 +1,335 @@
+//! Server configuration: defaults, then an optional TOML file, then `OTTSONLY_*` environment
+//! variables, validated once at startup. Secrets are wrapped in [`Secret`] so that no `Debug` or
+//! log line ever shows them.
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Prefix of every environment variable the server reads.
+pub const ENV_PREFIX: &str = "OTTSONLY_";
+/// The config file read from the working directory when `OTTSONLY_CONFIG` is not set.
+pub const DEFAULT_CONFIG_FILE: &str = "ottsonly.toml";
+
+/// A secret string. `Debug` and `Display` print `<redacted>`; read it with [`Secret::expose`].
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    #[default]
+    Dev,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Everything the binary can be told. Field names are the environment variable names without
+/// the `OTTSONLY_` prefix, lowercased (`OTTSONLY_DATABASE_URL` → `database_url`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Listen address (`OTTSONLY_BIND`).
+    #[serde(default = "default_bind")]
+    pub bind: String,
+    /// `sqlite://PATH` (`OTTSONLY_DATABASE_URL`).
+    #[serde(default = "default_database_url")]
+    pub database_url: Secret,
+    /// `dev` or `production` (`OTTSONLY_ENV`).
+    #[serde(default)]
+    pub env: Environment,
+    /// HS256 key of access tokens, at least 32 bytes (`OTTSONLY_JWT_SECRET`).
+    #[serde(default)]
+    pub jwt_secret: Option<Secret>,
+    /// 32-byte AES key for credentials at rest, base64 or hex (`OTTSONLY_CREDENTIALS_KEY`).
+    #[serde(default)]
+    pub credentials_key: Option<Secret>,
+    /// `+91XXXXXXXXXX:123456,...`: phones that log in with a fixed code (`OTTSONLY_TEST_PHONES`).
+    #[serde(default)]
+    pub test_phones: Option<Secret>,
+    /// Requests per minute per client IP on `/auth/login` and `/auth/verify`; 0 disables
+    /// (`OTTSONLY_IP_RATE_LIMIT`).
+    #[serde(default = "default_ip_rate_limit")]
+    pub ip_rate_limit: u32,
+    /// Allowed browser origins, comma-separated or a TOML list (`OTTSONLY_CORS_ORIGINS`).
+    #[serde(default, deserialize_with = "string_or_list")]
+    pub cors_origins: Vec<String>,
+    /// Log filter, `tracing_subscriber::EnvFilter` syntax (`OTTSONLY_LOG`).
+    #[serde(default = "default_log")]
+    pub log: String,
+    /// `text` or `json` (`OTTSONLY_LOG_FORMAT`).
+    #[serde(default)]
+    pub log_format: LogFormat,
+    /// How long shutdown waits for in-flight requests (`OTTSONLY_SHUTDOWN_TIMEOUT_S`).
+    #[serde(default = "default_shutdown_timeout_s")]
+    pub shutdown_timeout_s: u64,
+    /// Razorpay credentials; both or neither (`OTTSONLY_RAZORPAY_KEY_ID`, `..._KEY_SECRET`).
+    #[serde(default)]
+    pub razorpay_key_id: Option<String>,
+    #[serde(default)]
+    pub razorpay_key_secret: Option<Secret>,
+    /// Telegram admin alerts; both or neither (`OTTSONLY_TELEGRAM_BOT_TOKEN`, `..._CHAT_ID`).
+    #[serde(default)]
+    pub telegram_bot_token: Option<Secret>,
+    #[serde(default)]
+    pub telegram_chat_id: Option<String>,
+}
+
+fn default_bind() -> String {
+    "127.0.0.1:8000".into()
+}
+fn default_database_url() -> Secret {
+    Secret::new("sqlite://ottsonly.db")
+}
+fn default_ip_rate_limit() -> u32 {
+    60
+}
+fn default_log() -> String {
+    "info".into()
+}
+fn default_shutdown_timeout_s() -> u64 {
+    30
+}
+
+/// Accepts `"a,b"` (environment) or `["a", "b"]` (TOML).
+fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        One(String),
+        Many(Vec<String>),
+    }
+    let items = match Either::deserialize(d)? {
+        Either::One(s) => s.split(',').map(str::to_string).collect(),
+        Either::Many(v) => v,
+    };
+    Ok(items.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+}
+
+/// Where the layered settings come from: the config file (if any) and the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// An explicit file (`--config` / `OTTSONLY_CONFIG`); it must exist.
+    pub config_file: Option<PathBuf>,
+    /// The `OTTSONLY_*` variables (taken from the process by [`Sources::from_process`]).
+    pub env: BTreeMap<String, String>,
+    /// Directory searched for `ottsonly.toml` when no explicit file is given.
+    pub working_dir: Option<PathBuf>,
+}
+
+impl Sources {
+    /// The process environment and working directory.
+    pub fn from_process(config_file: Option<PathBuf>) -> Self {
+        Sources { config_file, env: std::env::vars().collect(), working_dir: std::env::current_dir().ok() }
+    }
+}
+
+impl Settings {
+    /// Layers defaults < config file < environment.
+    ///
+    /// Environment values are taken as raw strings (figment's own `Env` provider would parse
+    /// `"123"` as a number or `[x]` as a list, which can mangle a secret); numbers and booleans are
+    /// converted only where a field wants one (`extract_lossy`).
+    pub fn load(sources: &Sources) -> anyhow::Result<Settings> {
+        let mut figment = Figment::new();
+        let file = match &sources.config_file {
+            Some(path) => {
+                if !path.is_file() {
+                    bail!("config file {} does not exist", path.display());
+                }
+                Some(path.clone())
+            }
+            None => {
+                sources.working_dir.as_deref().map(|d| d.join(DEFAULT_CONFIG_FILE)).filter(|p| p.is_file())
+            }
+        };
+        if let Some(path) = &file {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let env: BTreeMap<String, String> = sources
+            .env
+            .iter()
+            .filter_map(|(k, v)| {
+                let key = k.strip_prefix(ENV_PREFIX)?.to_ascii_lowercase();
+                // `OTTSONLY_CONFIG` names the file; empty values count as unset.
+                (key != "config" && !v.trim().is_empty()).then(|| (key, v.clone()))
+            })
+            .collect();
+        figment = figment.merge(Serialized::defaults(env));
+        let settings: Settings = figment.extract_lossy().map_err(|e| {
+            // figment's message names the key and its source; values are never included.
+            anyhow::anyhow!("invalid configuration: {e}")
+        })?;
+        settings.bind_addr()?;
+        Ok(settings)
+    }
+
+    pub fn bind_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.bind
+            .parse()
+            .with_context(|| format!("OTTSONLY_BIND `{}` is not an address like 127.0.0.1:8000", self.bind))
+    }
+
+    /// Problems that refuse a start in production and are only warned about in dev.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.env == Environment::Production {
+            if self.jwt_secret.is_none() {
+                out.push("OTTSONLY_JWT_SECRET is required in production".to_string());
+            }
+            if self.credentials_key.is_none() {
+                out.push("OTTSONLY_CREDENTIALS_KEY is required in production".to_string());
+            }
+        }
+        if self.razorpay_key_id.is_some() != self.razorpay_key_secret.is_some() {
+            out.push("Razorpay is half configured: set both OTTSONLY_RAZORPAY_KEY_ID and OTTSONLY_RAZORPAY_KEY_SECRET, or neither".into());
+        }
+        if self.telegram_bot_token.is_some() != self.telegram_chat_id.is_some() {
+            out.push("Telegram is half configured: set both OTTSONLY_TELEGRAM_BOT_TOKEN and OTTSONLY_TELEGRAM_CHAT_ID, or neither".into());
+        }
+        out
+    }
+
+    /// Refuses to start in production with any of [`Settings::problems`]; in dev they are warnings.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            return Ok(());
+        }
+        if self.env == Environment::Production {
+            bail!("refusing to start in production:\n  - {}", problems.join("\n  - "));
+        }
+        for p in problems {
+            tracing::warn!("{p}");
+        }
+        Ok(())
+    }
+
+    /// The database URL with any password hidden, for logs.
+    pub fn database_url_redacted(&self) -> String {
+        crate::store::redact_url(self.database_url.expose())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sources(env: &[(&str, &str)]) -> Sources {
+        Sources {
+            config_file: None,
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            working_dir: None,
+        }
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let s = Settings::load(&sources(&[])).unwrap();
+        assert_eq!(s.bind, "127.0.0.1:8000");
+        assert_eq!(s.database_url.expose(), "sqlite://ottsonly.db");
+        assert_eq!(s.env, Environment::Dev);
+        assert_eq!(s.ip_rate_limit, 60);
+        assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn environment_values_stay_strings() {
+        let s = Settings::load(&sources(&[
+            ("OTTSONLY_JWT_SECRET", "12345678901234567890123456789012345"),
+            ("OTTSONLY_IP_RATE_LIMIT", "0"),
+            ("OTTSONLY_CORS_ORIGINS", "https://a.example, https://b.example"),
+            ("OTTSONLY_ENV", "production"),
+            ("OTTSONLY_CREDENTIALS_KEY", "[not-a-list]"),
+            ("OTHER_VAR", "ignored"),
+        ]))
+        .unwrap();
+        assert_eq!(s.jwt_secret.as_ref().unwrap().expose(), "12345678901234567890123456789012345");
+        assert_eq!(s.credentials_key.as_ref().unwrap().expose(), "[not-a-list]");
+        assert_eq!(s.ip_rate_limit, 0);
+        assert_eq!(s.cors_origins, ["https://a.example", "https://b.example"]);
+        assert_eq!(s.env, Environment::Production);
+    }
+
+    #[test]
+    fn production_refuses_missing_secrets_and_half_settings() {
+        let s =
+            Settings::load(&sources(&[("OTTSONLY_ENV", "production"), ("OTTSONLY_RAZORPAY_KEY_ID", "rzp")]))
+                .unwrap();
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("OTTSONLY_JWT_SECRET"), "{err}");
+        assert!(err.contains("OTTSONLY_CREDENTIALS_KEY"), "{err}");
+        assert!(err.contains("Razorpay"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_clear_errors() {
+        let err = Settings::load(&sources(&[("OTTSONLY_ENV", "staging")])).unwrap_err().to_string();
+        assert!(err.contains("env") || err.contains("staging"), "{err}");
+        let err = Settings::load(&sources(&[("OTTSONLY_BIND", "nowhere")])).unwrap_err().to_string();
+        assert!(err.contains("OTTSONLY_BIND"), "{err}");
+        let err = Settings::load(&sources(&[("OTTSONLY_IP_RATE_LIMIT", "lots")])).unwrap_err().to_string();
+        assert!(err.contains("ip_rate_limit"), "{err}");
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let s = Settings::load(&sources(&[
+            ("OTTSONLY_JWT_SECRET", "super-secret-value-super-secret-value"),
+            ("OTTSONLY_DATABASE_URL", "mongodb://u:hunter2@db/x"),
+            ("OTTSONLY_TEST_PHONES", "+919999900001:123456"),
+        ]))
+        .unwrap();
+        let dbg = format!("{s:?}");
+        assert!(
+            !dbg.contains("super-secret") && !dbg.contains("hunter2") && !dbg.contains("123456"),
+            "{dbg}"
+        );
+        assert!(!s.database_url_redacted().contains("hunter2"));
+    }
+
+    #[test]
+    fn file_is_layered_under_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(DEFAULT_CONFIG_FILE),
+            "bind = \"127.0.0.1:9000\"\nip_rate_limit = 5\ncors_origins = [\"https://x.example\"]\n",
+        )
+        .unwrap();
+        let mut src = sources(&[("OTTSONLY_IP_RATE_LIMIT", "7")]);
+        src.working_dir = Some(dir.path().to_path_buf());
+        let s = Settings::load(&src).unwrap();
+        assert_eq!(s.bind, "127.0.0.1:9000");
+        assert_eq!(s.ip_rate_limit, 7);
+        assert_eq!(s.cors_origins, ["https://x.example"]);
+        src.config_file = Some(dir.path().join("missing.toml"));
+        assert!(Settings::load(&src).is_err());
+    }
+}

@@ -1,0 +1,323 @@
+//! The one error envelope, `{"error": {"code": "...", "message": "..."}}`, and every way an error
+//! becomes it: core errors, request-parsing and auth failures inside operations (through
+//! [`Reply`]'s bad-request handler) and framework errors outside them (through
+//! [`envelope_response`], used by the envelope middleware).
+//!
+//! Status rule: anything wrong with what the client sent (malformed JSON, wrong types, unknown
+//! enum values, values core rejects) is 400; 422 is not used.
+
+use ottsonly_core::{Error as CoreError, ErrorKind};
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use poem_openapi::error::{
+    AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
+};
+use poem_openapi::payload::Json;
+use poem_openapi::registry::{MetaResponses, Registry};
+use poem_openapi::{ApiResponse, Object};
+
+/// What went wrong, for programs (`code`, stable snake_case) and people (`message`).
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "ErrorDetail")]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `insufficient_balance`.
+    pub code: String,
+    /// Human-readable explanation; may change between versions.
+    pub message: String,
+}
+
+/// The body of every error response.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Error")]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+fn body(code: &str, message: impl Into<String>) -> Json<ErrorBody> {
+    Json(ErrorBody { error: ErrorDetail { code: code.into(), message: message.into() } })
+}
+
+/// Every error an operation can answer with, one variant per status, all with the same body.
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// The request is malformed or a value is invalid (`invalid_json`, `invalid_body`,
+    /// `invalid_parameter`, `invalid_input`, `invalid_otp`, ...).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// No valid access token (`unauthenticated`, `invalid_token`, `token_expired`).
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// The caller's role may not do this, or the account is blocked.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// No such resource, or it belongs to someone else.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The request conflicts with the current state (`out_of_stock`, `insufficient_balance`,
+    /// `already_refunded`, `idempotency_key_reused`, `product_inactive`, `invalid_state`, ...).
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// The body is larger than this operation accepts.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not `application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
+    /// Slow down; retry after the given number of seconds.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+    /// Something failed on our side; the `X-Request-Id` header identifies it in our logs.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// A dependency is unavailable or not configured (`payments_not_configured`, `busy`, ...).
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+pub type ApiResult<R> = Result<Reply<R>, ApiError>;
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
+        Self::with_retry(status, code, message, None)
+    }
+
+    fn with_retry(
+        status: StatusCode,
+        code: &str,
+        message: impl Into<String>,
+        retry_after: Option<u64>,
+    ) -> ApiError {
+        let b = body(code, message);
+        match status.as_u16() {
+            401 => ApiError::Unauthorized(b),
+            403 => ApiError::Forbidden(b),
+            404 => ApiError::NotFound(b),
+            409 => ApiError::Conflict(b),
+            413 => ApiError::PayloadTooLarge(b),
+            415 => ApiError::UnsupportedMediaType(b),
+            429 => ApiError::TooManyRequests(b, retry_after.unwrap_or(1)),
+            500..=599 if status == StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable(b),
+            500..=599 => ApiError::Internal(b),
+            _ => ApiError::BadRequest(b),
+        }
+    }
+
+    pub fn rate_limited(retry_after_s: u64, message: impl Into<String>) -> ApiError {
+        ApiError::TooManyRequests(body("rate_limited", message), retry_after_s.max(1))
+    }
+
+    pub fn unauthenticated() -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "a bearer access token is required")
+    }
+
+    /// Maps an error raised while parsing a request into an operation's arguments (body, query,
+    /// path, headers, the bearer token) onto the envelope.
+    pub fn from_poem(err: poem::Error) -> ApiError {
+        if let Some(e) = err.downcast_ref::<CoreError>() {
+            return ApiError::from_core(e);
+        }
+        if err.is::<AuthorizationError>() {
+            return ApiError::unauthenticated();
+        }
+        if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
+            // Syntax errors come from serde_json, whose messages end in "at line L column C";
+            // shape errors (types, missing fields, unknown enum values or fields) come from
+            // poem-openapi's schema check and carry no position.
+            let syntax = e.reason.contains(" at line ") && e.reason.contains(" column ");
+            let code = if syntax { "invalid_json" } else { "invalid_body" };
+            return ApiError::new(StatusCode::BAD_REQUEST, code, e.to_string());
+        }
+        if err.is::<ParseParamError>() || err.is::<ParsePathError>() {
+            return ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", err.to_string());
+        }
+        if err.is::<ContentTypeError>() {
+            return ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                err.to_string(),
+            );
+        }
+        let status = err.status();
+        let (code, message) = framework_code(status, &err.to_string());
+        ApiError::new(status, code, message)
+    }
+
+    /// The mapping from core's error kinds to statuses.
+    pub fn from_core(e: &CoreError) -> ApiError {
+        let code = e.code();
+        let status = match e.kind() {
+            ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
+            ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let message = match (e.kind(), code) {
+            // The real cause goes to the log (with the request id, from the request's span),
+            // never to the client.
+            (ErrorKind::Internal, _) => {
+                tracing::error!(error = %error_chain(e), "internal error");
+                "internal error; quote the X-Request-Id header when reporting it".to_string()
+            }
+            (_, "busy") => "the service is busy; retry shortly".to_string(),
+            _ => e.to_string(),
+        };
+        // Round up so a client never retries a moment too early.
+        let retry_after = e.retry_after().map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0));
+        ApiError::with_retry(status, code, message, retry_after)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests(..) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        ApiError::from_core(&e)
+    }
+}
+
+/// The code and message for a status the framework produced on its own.
+pub fn framework_code(status: StatusCode, detail: &str) -> (&'static str, String) {
+    let detail = if detail.trim().is_empty() { status.canonical_reason().unwrap_or("error") } else { detail };
+    match status.as_u16() {
+        400 => ("invalid_request", detail.to_string()),
+        401 => ("unauthenticated", "a bearer access token is required".into()),
+        403 => ("forbidden", detail.to_string()),
+        404 => ("not_found", detail.to_string()),
+        405 => ("method_not_allowed", "this method is not allowed on this path".into()),
+        408 => ("request_timeout", detail.to_string()),
+        411 => ("length_required", detail.to_string()),
+        413 => ("payload_too_large", "the request body is too large".into()),
+        415 => ("unsupported_media_type", detail.to_string()),
+        429 => ("rate_limited", detail.to_string()),
+        503 => ("unavailable", "the service is unavailable".into()),
+        s if s >= 500 => {
+            ("internal", "internal error; quote the X-Request-Id header when reporting it".into())
+        }
+        _ => ("invalid_request", detail.to_string()),
+    }
+}
+
+/// An envelope response built outside any operation (middleware, plain routes).
+pub fn envelope_response(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    retry_after: Option<u64>,
+) -> Response {
+    let mut resp = ApiError::with_retry(status, code, message, retry_after).into_response();
+    // Statuses no operation declares (405, 411, ...) keep their own status with the same body.
+    resp.set_status(status);
+    resp
+}
+
+/// "outer: inner: innermost", for logs.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+/// An operation's success response, or an error produced while parsing its arguments.
+///
+/// poem-openapi routes argument-parsing failures (bad JSON, bad query values, missing or invalid
+/// bearer token) to the *success* type's `bad_request_handler`; wrapping every success type in
+/// `Reply` gives all operations the same handler, so those failures use the envelope too.
+/// Handlers return [`ApiResult`], i.e. `Result<Reply<R>, ApiError>`, and use `?` on core calls.
+pub enum Reply<R> {
+    Ok(R),
+    Err(ApiError),
+}
+
+impl<R> From<R> for Reply<R> {
+    fn from(r: R) -> Self {
+        Reply::Ok(r)
+    }
+}
+
+impl<R: ApiResponse> ApiResponse for Reply<R> {
+    const BAD_REQUEST_HANDLER: bool = true;
+
+    fn meta() -> MetaResponses {
+        R::meta()
+    }
+
+    fn register(registry: &mut Registry) {
+        R::register(registry);
+    }
+
+    fn from_parse_request_error(err: poem::Error) -> Self {
+        Reply::Err(ApiError::from_poem(err))
+    }
+}
+
+impl<R: IntoResponse> IntoResponse for Reply<R> {
+    fn into_response(self) -> Response {
+        match self {
+            Reply::Ok(r) => r.into_response(),
+            Reply::Err(e) => e.into_response(),
+        }
+    }
+}
+
+/// `Ok(Json(value).into())`, the common success.
+pub fn ok<T: poem_openapi::types::ToJSON + Send + Sync>(value: T) -> ApiResult<Json<T>> {
+    Ok(Reply::Ok(Json(value)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn core_kinds_map_to_statuses() {
+        let cases: Vec<(CoreError, u16, &str)> = vec![
+            (CoreError::validation("x", "bad"), 400, "invalid_input"),
+            (CoreError::InvalidToken, 401, "invalid_token"),
+            (CoreError::Forbidden, 403, "forbidden"),
+            (CoreError::UserBlocked, 403, "user_blocked"),
+            (CoreError::NotFound { what: "order" }, 404, "not_found"),
+            (CoreError::InsufficientBalance, 409, "insufficient_balance"),
+            (CoreError::OtpCooldown { retry_after: Duration::from_millis(1500) }, 429, "otp_cooldown"),
+            (CoreError::PaymentsNotConfigured, 503, "payments_not_configured"),
+            (CoreError::Internal("db exploded".into()), 500, "internal"),
+        ];
+        for (e, status, code) in cases {
+            let r = ApiError::from(e).into_response();
+            assert_eq!(r.status().as_u16(), status, "{code}");
+            if status == 429 {
+                assert_eq!(r.headers().get("retry-after").unwrap(), "2");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn internal_details_stay_out_of_the_body() {
+        let r = ApiError::from(CoreError::Internal("db exploded at /var/secret".into())).into_response();
+        let text = r.into_body().into_string().await.unwrap();
+        assert!(!text.contains("exploded"), "{text}");
+        assert!(text.contains("\"code\":\"internal\""), "{text}");
+    }
+}

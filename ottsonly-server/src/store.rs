@@ -1,0 +1,64 @@
+//! Choosing the storage backend by URL scheme: the one place that knows which backends exist.
+
+use anyhow::{Context, bail};
+use ottsonly_core::Store;
+use ottsonly_store_sqlite::SqliteStore;
+use std::sync::Arc;
+
+/// Opens (and migrates) the store a database URL names.
+///
+/// `sqlite://PATH`, `sqlite:PATH` and `sqlite::memory:` are SQLite. `mongodb://` is recognised
+/// but not wired in yet, so it fails with a clear message instead of a parse error.
+pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase()).unwrap_or_default();
+    match scheme.as_str() {
+        "sqlite" => {
+            let store = SqliteStore::open(url)
+                .await
+                .with_context(|| format!("cannot open the SQLite database {}", redact_url(url)))?;
+            Ok(Arc::new(store))
+        }
+        "mongodb" | "mongodb+srv" => {
+            bail!("the MongoDB backend is not available in this build yet; use a sqlite:// URL")
+        }
+        _ => bail!(
+            "unsupported database URL `{}`: expected sqlite://PATH (mongodb:// comes later)",
+            redact_url(url)
+        ),
+    }
+}
+
+/// Hides the password of `scheme://user:password@host/...`, for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(redact_url("mongodb://app:hunter2@db:27017/x?rs=1"), "mongodb://app:***@db:27017/x?rs=1");
+        assert_eq!(redact_url("sqlite://ottsonly.db"), "sqlite://ottsonly.db");
+        assert_eq!(redact_url("sqlite::memory:"), "sqlite::memory:");
+    }
+
+    #[tokio::test]
+    async fn unsupported_schemes_are_clear_errors() {
+        let err = open_store("mongodb://u:pw@localhost/x").await.err().unwrap().to_string();
+        assert!(err.contains("MongoDB") && !err.contains("pw@"), "{err}");
+        let err = open_store("postgres://localhost/x").await.err().unwrap().to_string();
+        assert!(err.contains("unsupported"), "{err}");
+        assert!(open_store("sqlite::memory:").await.is_ok());
+    }
+}

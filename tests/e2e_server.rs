@@ -1,0 +1,312 @@
+//! End to end: the real `ottsonly-server` binary on a loopback port over a temp SQLite file,
+//! driven over HTTP, with its CLI run against the same database.
+//!
+//! This package cannot use `CARGO_BIN_EXE_*` for another package's binary, so the test asks
+//! cargo to build it and reads the executable's path from cargo's JSON messages. Every wait is
+//! bounded and the server is stopped (SIGTERM, then kill) whatever happens.
+
+use ottsonly_server::testkit::reqwest;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+const USER_PHONE: &str = "+919999900101";
+const ADMIN_PHONE: &str = "+919999900102";
+const CODE: &str = "123456";
+/// A cold build of the server on a 2-core machine takes minutes.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(25 * 60);
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+const CLI_TIMEOUT: Duration = Duration::from_secs(60);
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Waits for a child with a deadline; kills it when the deadline passes.
+fn wait_bounded(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+}
+
+/// Builds the server binary (same profile as this test) and returns its path.
+fn server_binary() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "-p", "ottsonly-server", "--bin", "ottsonly-server", "--message-format=json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if !cfg!(debug_assertions) {
+        cmd.arg("--release");
+    }
+    let mut child = cmd.spawn().expect("run cargo build");
+    let mut stdout = child.stdout.take().expect("stdout");
+    // Drained on a thread so cargo never blocks on a full pipe while we wait with a deadline.
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = stdout.read_to_string(&mut out);
+        out
+    });
+    let status = wait_bounded(&mut child, BUILD_TIMEOUT).expect("cargo build timed out");
+    let out = reader.join().expect("reader");
+    assert!(status.success(), "cargo build of ottsonly-server failed");
+    out.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "ottsonly-server")
+        .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .next_back()
+        .expect("cargo reported no ottsonly-server executable")
+}
+
+/// A command for the binary with only our configuration: inherited `OTTSONLY_*` variables are
+/// dropped, and the working directory is the test's own (no stray `ottsonly.toml`).
+fn command(bin: &Path, dir: &Path, db_url: &str) -> Command {
+    let mut cmd = Command::new(bin);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("OTTSONLY_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.current_dir(dir)
+        .env("OTTSONLY_DATABASE_URL", db_url)
+        .env("OTTSONLY_ENV", "dev")
+        .env("OTTSONLY_TEST_PHONES", format!("{USER_PHONE}:{CODE},{ADMIN_PHONE}:{CODE}"))
+        .env("OTTSONLY_LOG", "info")
+        .env("OTTSONLY_LOG_FORMAT", "json")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs a CLI command to completion and returns its stdout as JSON.
+fn cli(bin: &Path, dir: &Path, db_url: &str, args: &[&str]) -> Value {
+    let mut child = command(bin, dir, db_url)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn cli");
+    let (mut out, mut err) = (child.stdout.take().expect("stdout"), child.stderr.take().expect("stderr"));
+    let out_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let status =
+        wait_bounded(&mut child, CLI_TIMEOUT).unwrap_or_else(|| panic!("`{}` timed out", args.join(" ")));
+    let (out, err) = (out_t.join().expect("stdout"), err_t.join().expect("stderr"));
+    assert!(status.success(), "`{}` failed: {err}", args.join(" "));
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("`{}` printed no JSON ({e}): {out}", args.join(" ")))
+}
+
+/// The running server. Dropping it kills the process if the test did not stop it.
+struct Server {
+    child: Child,
+    base: String,
+    logs: Receiver<String>,
+}
+
+impl Server {
+    fn start(bin: &Path, dir: &Path, db_url: &str) -> Server {
+        let mut child = command(bin, dir, db_url)
+            .arg("serve")
+            // Port 0: the kernel picks a free port and the server logs it, so nothing races.
+            .env("OTTSONLY_BIND", "127.0.0.1:0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn server");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, logs) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Server { child, base: String::new(), logs };
+        let line = server.wait_for_log("listening", START_TIMEOUT).expect("server did not start listening");
+        let addr = line["fields"]["addr"].as_str().expect("listening line has addr").to_string();
+        assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+        server.base = format!("http://{addr}");
+        server
+    }
+
+    /// The next JSON log line whose message is `message`.
+    fn wait_for_log(&mut self, message: &str, timeout: Duration) -> Option<Value> {
+        let deadline = Instant::now() + timeout;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let Ok(line) = self.logs.recv_timeout(left) else { return None };
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && v["fields"]["message"] == message
+            {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGTERM, then a bounded wait for a clean exit.
+    fn stop(&mut self) -> Option<ExitStatus> {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().is_ok_and(|s| s.success());
+        if !sent {
+            let _ = self.child.kill();
+        }
+        wait_bounded(&mut self.child, STOP_TIMEOUT)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+struct Api {
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        url: String,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
+
+#[track_caller]
+fn ok(expected: u16, (status, body): (u16, Value)) -> Value {
+    assert_eq!(status, expected, "{body}");
+    body
+}
+
+#[test]
+fn real_binary_serves_a_full_purchase_and_refund() {
+    let bin = server_binary();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db_url = format!("sqlite://{}", dir.path().join("e2e.db").display());
+    let mut server = Server::start(&bin, dir.path(), &db_url);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let api = Api { http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client") };
+        ok(200, api.send(reqwest::Method::GET, server.url("/health"), None, None).await);
+        ok(200, api.send(reqwest::Method::GET, server.url("/ready"), None, None).await);
+
+        // A user logs in with a test phone.
+        ok(200, api.send(reqwest::Method::POST, server.url("/auth/login"), None, Some(json!({ "phone": USER_PHONE }))).await);
+        let s = ok(200, api.send(reqwest::Method::POST, server.url("/auth/verify"), None, Some(json!({ "phone": USER_PHONE, "otp": CODE }))).await);
+        let user = s["access_token"].as_str().expect("token").to_string();
+        let user_id = s["user"]["id"].as_str().expect("id").to_string();
+
+        // The operator makes an admin from the command line, on the same database file.
+        let made = cli(&bin, dir.path(), &db_url, &["users", "set-role", "--phone", ADMIN_PHONE, "--role", "admin"]);
+        assert_eq!(made["role"], "admin");
+        let s = ok(200, api.send(reqwest::Method::POST, server.url("/auth/verify"), None, Some(json!({ "phone": ADMIN_PHONE, "otp": CODE }))).await);
+        assert_eq!(s["user"]["role"], "admin");
+        let admin = s["access_token"].as_str().expect("token").to_string();
+
+        // The admin creates a product and imports one credential.
+        let new_product = json!({ "platform_name": "Netflix", "plan_name": "Premium", "description": "4K", "price_paise": 49_900, "duration_days": 30 });
+        let p = ok(201, api.send(reqwest::Method::POST, server.url("/products"), Some(&admin), Some(new_product)).await);
+        let product = p["id"].as_str().expect("id").to_string();
+        let creds = json!({ "credentials": [{ "username": "family@example.com", "password": "hunter2", "profile": "Kids", "pin": "1234" }] });
+        let imported = ok(200, api.send(reqwest::Method::POST, server.url(&format!("/products/{product}/credentials")), Some(&admin), Some(creds)).await);
+        assert_eq!(imported["product"]["stock"], 1);
+
+        // The admin credits the user's wallet.
+        let credit = json!({ "user_id": user_id, "amount_paise": 100_000, "direction": "credit", "reason": "welcome credit" });
+        ok(200, api.send(reqwest::Method::POST, server.url("/wallet/adjust"), Some(&admin), Some(credit)).await);
+
+        // The user buys and sees the subscription with its login.
+        let purchase = ok(201, api.send(reqwest::Method::POST, server.url("/orders"), Some(&user), Some(json!({ "product_id": product }))).await);
+        let order = purchase["order"]["id"].as_str().expect("order").to_string();
+        let sub = purchase["subscription"]["id"].as_str().expect("subscription").to_string();
+        assert_eq!(purchase["subscription"]["status"], "active");
+        let seen = ok(200, api.send(reqwest::Method::GET, server.url(&format!("/subscriptions/{sub}")), Some(&user), None).await);
+        assert_eq!(seen["credentials"]["username"], "family@example.com");
+        assert_eq!(seen["credentials"]["password"], "hunter2");
+        let w = ok(200, api.send(reqwest::Method::GET, server.url("/wallet"), Some(&user), None).await);
+        assert_eq!(w["balance_paise"], 100_000 - 49_900);
+
+        // The user reads the delivery notification.
+        let list = ok(200, api.send(reqwest::Method::GET, server.url("/notifications?unread_only=true"), Some(&user), None).await);
+        let items = list["items"].as_array().expect("items");
+        let delivered = items.iter().find(|n| n["kind"] == "credentials_delivered").expect("delivery notification");
+        let before = ok(200, api.send(reqwest::Method::GET, server.url("/notifications/unread-count"), Some(&user), None).await)["unread"]
+            .as_i64()
+            .expect("count");
+        let id = delivered["id"].as_str().expect("id");
+        ok(204, api.send(reqwest::Method::POST, server.url(&format!("/notifications/{id}/read")), Some(&user), None).await);
+        let after = ok(200, api.send(reqwest::Method::GET, server.url("/notifications/unread-count"), Some(&user), None).await)["unread"]
+            .as_i64()
+            .expect("count");
+        assert_eq!(after, before - 1);
+
+        // The admin refunds; the balance is restored and the order shows it.
+        let refund = json!({ "reason": "customer changed their mind", "restock": true });
+        let r = ok(200, api.send(reqwest::Method::POST, server.url(&format!("/orders/{order}/refund")), Some(&admin), Some(refund)).await);
+        assert_eq!(r["balance_paise"], 100_000);
+        let w = ok(200, api.send(reqwest::Method::GET, server.url("/wallet"), Some(&user), None).await);
+        assert_eq!(w["balance_paise"], 100_000);
+        let o = ok(200, api.send(reqwest::Method::GET, server.url(&format!("/orders/{order}")), Some(&user), None).await);
+        assert_eq!(o["status"], "refunded");
+
+        // Errors from the real server use the envelope too.
+        let (status, body) = api.send(reqwest::Method::GET, server.url("/orders/my"), None, None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthenticated")));
+
+        let (status, metrics) = {
+            let resp = api.http.get(server.url("/metrics")).send().await.expect("metrics");
+            (resp.status().as_u16(), resp.text().await.expect("text"))
+        };
+        assert_eq!(status, 200);
+        assert!(metrics.contains("ottsonly_purchases_total 1"), "{metrics}");
+        assert!(metrics.contains(r#"route="/orders/{id}/refund""#), "{metrics}");
+    });
+
+    // A maintenance pass from the CLI on the live database.
+    let sweep = cli(&bin, dir.path(), &db_url, &["subscriptions", "sweep"]);
+    assert!(sweep["expired"].is_u64());
+
+    let status = server.stop().expect("server did not stop within the timeout");
+    assert!(status.success(), "server exited with {status}");
+    assert!(server.wait_for_log("stopped", Duration::from_secs(5)).is_some(), "no graceful shutdown log");
+}

@@ -16,6 +16,11 @@
 //! - Timestamps are stored with millisecond precision.
 //! - Where two units of work race and one must be run again from the start, the backend returns
 //!   [`StoreError::Transient`] (from any method, including `commit`); core retries the unit.
+//! - After a method returns an error, the `Tx` is only good for dropping (MongoDB aborts the
+//!   server-side transaction on any failed statement); core never continues a unit after an error.
+//! - `commit` returns `Transient` only when the unit certainly did not commit. When the outcome is
+//!   unknown (a commit whose acknowledgement was lost and could not be confirmed) it returns
+//!   `Backend`, because running a money-moving unit again could apply it twice.
 
 use crate::error::StoreError;
 use crate::ids::*;
@@ -100,6 +105,8 @@ pub trait StoreRead: Send + Sync {
     ) -> StoreResult<Vec<OutboxItem>>;
     async fn list_audit(&mut self, filter: &AuditFilter, slice: &Slice) -> StoreResult<Vec<AuditEntry>>;
     async fn get_setting(&mut self, key: &str) -> StoreResult<Option<String>>;
+    /// Whether [`Tx::record_webhook_event`] recorded this event of this source.
+    async fn webhook_event_seen(&mut self, source: &str, event_id: &str) -> StoreResult<bool>;
 }
 
 /// One unit of work. Writes become visible to others only on [`Tx::commit`]; dropping the `Tx`
@@ -266,6 +273,15 @@ pub trait Tx: StoreRead {
     async fn insert_audit(&mut self, entry: &AuditEntry) -> StoreResult<()>;
     /// Stores `value` under `key` unless a value exists; returns the stored value either way.
     async fn put_setting_if_absent(&mut self, key: &str, value: &str) -> StoreResult<String>;
+
+    /// Records that an event from a webhook source (e.g. `"razorpay"`) was handled; true if it
+    /// was new, false if it was recorded before (no error).
+    async fn record_webhook_event(
+        &mut self,
+        source: &str,
+        event_id: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
 
     /// Makes every write of this unit visible at once.
     async fn commit(self: Box<Self>) -> StoreResult<()>;

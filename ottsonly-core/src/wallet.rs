@@ -63,6 +63,32 @@ pub struct ReconcileReport {
     pub errors: u64,
 }
 
+/// A notification from the payment gateway (a webhook), already authenticated by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayEvent {
+    /// A payment was captured (Razorpay `payment.captured` or `order.paid`).
+    PaymentCaptured(GatewayPayment),
+    /// Any other event; acknowledged and ignored.
+    Other(String),
+}
+
+/// What handling a gateway event did. Every outcome is a final answer for the gateway (2xx);
+/// only an `Err` asks it to deliver the event again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventOutcome {
+    Credited(TopUpCredit),
+    /// The payment had already been credited (by checkout verification or an earlier event).
+    AlreadyCredited,
+    /// This event id was handled before.
+    Duplicate,
+    /// Not an event we act on, or a payment not captured yet.
+    Ignored,
+    /// The paid amount or currency differs from the intent: recorded and alerted, not credited.
+    Mismatch,
+    /// No top-up has this gateway order (not ours, or another integration's).
+    UnknownOrder,
+}
+
 /// How a top-up was confirmed, for alerts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfirmedVia {
@@ -293,6 +319,53 @@ impl Wallet<'_> {
             return Err(Error::PaymentAmountMismatch);
         }
         self.credit_topup(&topup.id, &payment.id, via).await
+    }
+
+    /// Handles an authenticated gateway event through the same idempotent credit path as
+    /// checkout. Events are de-duplicated by `(source, event_id)` once handled; a failure (`Err`)
+    /// records nothing, so the gateway's redelivery is handled afresh.
+    pub async fn handle_gateway_event(
+        &self,
+        source: &str,
+        event_id: Option<&str>,
+        event: GatewayEvent,
+    ) -> Result<EventOutcome> {
+        let event_id = event_id.map(|e| validate::key("event_id", e)).transpose()?;
+        if let Some(id) = &event_id {
+            let mut r = self.ctx.store.reader().await?;
+            if r.webhook_event_seen(source, id).await? {
+                return Ok(EventOutcome::Duplicate);
+            }
+        }
+        let outcome = match event {
+            GatewayEvent::Other(name) => {
+                tracing::debug!(source, event = %name, "gateway event ignored");
+                EventOutcome::Ignored
+            }
+            GatewayEvent::PaymentCaptured(payment) => {
+                match self.confirm_gateway_payment(&payment, ConfirmedVia::Webhook).await {
+                    Ok(c) if c.replayed => EventOutcome::AlreadyCredited,
+                    Ok(c) => EventOutcome::Credited(c),
+                    Err(Error::PaymentAmountMismatch) => EventOutcome::Mismatch,
+                    Err(Error::PaymentNotCaptured) => EventOutcome::Ignored,
+                    Err(Error::NotFound { .. }) => EventOutcome::UnknownOrder,
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        if let Some(id) = &event_id {
+            let id = id.as_str();
+            self.ctx
+                .retry(|| async move {
+                    let mut tx = self.ctx.store.begin().await?;
+                    // A concurrent delivery of the same event may have recorded it first: fine.
+                    tx.record_webhook_event(source, id, self.ctx.now()).await?;
+                    tx.commit().await?;
+                    Ok(())
+                })
+                .await?;
+        }
+        Ok(outcome)
     }
 
     async fn record_mismatch(&self, topup: &TopUp, payment: &GatewayPayment) -> Result<()> {

@@ -182,6 +182,7 @@ macro_rules! impl_store_read {
             list_outbox(status: Option<OutboxStatus>, slice: &Slice) -> Vec<OutboxItem>;
             list_audit(filter: &AuditFilter, slice: &Slice) -> Vec<AuditEntry>;
             get_setting(key: &str) -> Option<String>;
+            webhook_event_seen(source: &str, event_id: &str) -> bool;
         );
     )+};
     (@ $ty:ty; $($name:ident($($arg:ident: $t:ty),*) -> $ret:ty;)+) => {

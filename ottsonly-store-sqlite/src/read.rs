@@ -336,3 +336,12 @@ pub(crate) async fn get_setting(c: &mut SqliteConnection, key: &str) -> StoreRes
     let q = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?");
     q.bind(key).fetch_optional(c).await.map_err(map_err)
 }
+
+pub(crate) async fn webhook_event_seen(
+    c: &mut SqliteConnection,
+    source: &str,
+    event_id: &str,
+) -> StoreResult<bool> {
+    let q = sqlx::query_scalar::<_, i64>("SELECT 1 FROM webhook_events WHERE source = ? AND event_id = ?");
+    Ok(q.bind(source).bind(event_id).fetch_optional(c).await.map_err(map_err)?.is_some())
+}

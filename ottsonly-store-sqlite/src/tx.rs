@@ -611,6 +611,22 @@ impl Tx for SqliteTx {
         stored.fetch_one(&mut *self.tx).await.map_err(map_err)
     }
 
+    async fn record_webhook_event(
+        &mut self,
+        source: &str,
+        event_id: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "INSERT INTO webhook_events (source, event_id, received_at) VALUES (?, ?, ?) \
+             ON CONFLICT (source, event_id) DO NOTHING",
+        )
+        .bind(source)
+        .bind(event_id)
+        .bind(now.timestamp_millis());
+        Ok(self.exec(q).await? == 1)
+    }
+
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         let SqliteTx { tx, _writer } = *self;
         tx.commit().await.map_err(map_err)

@@ -92,6 +92,7 @@ macro_rules! store_conformance_tests {
             outbox_fail_retries_or_parks,
             audit_round_trip_and_filters,
             setting_put_if_absent_keeps_first,
+            webhook_events_are_recorded_once,
             // transactions and concurrency
             tx_dropped_leaves_no_trace,
             tx_reads_own_writes,
@@ -112,7 +113,8 @@ macro_rules! __store_conformance_cases {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $case() {
-                $crate::testing::conformance::$case($new_store().await).await
+                let Some(ts) = $crate::testing::IntoTestStore::into_test_store($new_store().await) else { return };
+                $crate::testing::conformance::$case(ts).await
             }
         )+
     };
@@ -2094,6 +2096,28 @@ pub async fn setting_put_if_absent_keeps_first(ts: TestStore) {
     assert_eq!(r.get_setting("jwt_secret").await.unwrap().as_deref(), Some("first"));
     assert_eq!(r.get_setting("other").await.unwrap().as_deref(), Some(""));
     assert_eq!(r.get_setting("JWT_SECRET").await.unwrap(), None);
+}
+
+/// A webhook event is recorded once per source; a dropped unit records nothing.
+pub async fn webhook_events_are_recorded_once(ts: TestStore) {
+    let c = Ctx::new(ts);
+    assert!(!c.read().await.webhook_event_seen("razorpay", "evt_1").await.unwrap());
+    {
+        let mut tx = c.store().begin().await.unwrap();
+        assert!(tx.record_webhook_event("razorpay", "evt_1", c.now()).await.unwrap());
+        drop(tx);
+    }
+    assert!(!c.read().await.webhook_event_seen("razorpay", "evt_1").await.unwrap(), "rolled back");
+    assert!(in_tx!(c, |tx| tx.record_webhook_event("razorpay", "evt_1", c.now()).await.unwrap()));
+    assert!(
+        !in_tx!(c, |tx| tx.record_webhook_event("razorpay", "evt_1", c.now()).await.unwrap()),
+        "second time"
+    );
+    assert!(in_tx!(c, |tx| tx.record_webhook_event("other", "evt_1", c.now()).await.unwrap()), "per source");
+    let mut r = c.read().await;
+    assert!(r.webhook_event_seen("razorpay", "evt_1").await.unwrap());
+    assert!(r.webhook_event_seen("other", "evt_1").await.unwrap());
+    assert!(!r.webhook_event_seen("razorpay", "evt_2").await.unwrap());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,3 +21,21 @@ impl TestStore {
         TestStore { store, guard: Box::new(guard) }
     }
 }
+
+/// What a backend's `new_store` may return: a store, or `None` to skip the test (a backend whose
+/// server is not configured outside CI; under CI it must fail instead of skipping).
+pub trait IntoTestStore {
+    fn into_test_store(self) -> Option<TestStore>;
+}
+
+impl IntoTestStore for TestStore {
+    fn into_test_store(self) -> Option<TestStore> {
+        Some(self)
+    }
+}
+
+impl IntoTestStore for Option<TestStore> {
+    fn into_test_store(self) -> Option<TestStore> {
+        self
+    }
+}

@@ -924,6 +924,86 @@ pub async fn topup_reconciliation_credits_and_expires(ts: TestStore) {
     h.check_invariants().await;
 }
 
+pub async fn gateway_events_credit_once_and_dedupe(ts: TestStore) {
+    use crate::wallet::{EventOutcome, GatewayEvent};
+    let h = Harness::new(ts);
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let captured = |oid: &str, pay: &str, amount| {
+        GatewayEvent::PaymentCaptured(crate::payments::GatewayPayment {
+            id: pay.into(),
+            order_id: oid.into(),
+            amount_paise: amount,
+            currency: "INR".into(),
+            status: PaymentStatus::Captured,
+        })
+    };
+    // Webhook only (the user closed the browser): credited once, the redelivery is a duplicate.
+    let a = h.app.wallet().create_topup(&user, money(1000)).await.unwrap().topup.gateway_order_id;
+    let first = h
+        .app
+        .wallet()
+        .handle_gateway_event("razorpay", Some("evt_1"), captured(&a, "pay_a", 1000))
+        .await
+        .unwrap();
+    assert!(matches!(first, EventOutcome::Credited(_)), "{first:?}");
+    let again = h
+        .app
+        .wallet()
+        .handle_gateway_event("razorpay", Some("evt_1"), captured(&a, "pay_a", 1000))
+        .await
+        .unwrap();
+    assert_eq!(again, EventOutcome::Duplicate);
+    // order.paid for the same payment under another event id: already credited.
+    let other = h
+        .app
+        .wallet()
+        .handle_gateway_event("razorpay", Some("evt_2"), captured(&a, "pay_a", 1000))
+        .await
+        .unwrap();
+    assert_eq!(other, EventOutcome::AlreadyCredited);
+    // Then the late checkout verification replays.
+    let sig = h.gateway.sign(&a, "pay_a");
+    assert!(h.app.wallet().verify_payment(&user, &a, "pay_a", &sig).await.unwrap().replayed);
+    assert_eq!(h.balance(&user.user_id).await, 1000);
+    // Verify first, then the webhook.
+    let b = h.app.wallet().create_topup(&user, money(2000)).await.unwrap().topup.gateway_order_id;
+    let sig = h.gateway.sign(&b, "pay_b");
+    assert!(!h.app.wallet().verify_payment(&user, &b, "pay_b", &sig).await.unwrap().replayed);
+    let late = h
+        .app
+        .wallet()
+        .handle_gateway_event("razorpay", Some("evt_3"), captured(&b, "pay_b", 2000))
+        .await
+        .unwrap();
+    assert_eq!(late, EventOutcome::AlreadyCredited);
+    assert_eq!(h.balance(&user.user_id).await, 3000);
+    // A mismatch is acknowledged (so the gateway stops retrying) but never credited.
+    let c = h.app.wallet().create_topup(&user, money(5000)).await.unwrap().topup.gateway_order_id;
+    let m = h
+        .app
+        .wallet()
+        .handle_gateway_event("razorpay", Some("evt_4"), captured(&c, "pay_c", 50))
+        .await
+        .unwrap();
+    assert_eq!(m, EventOutcome::Mismatch);
+    assert_eq!(h.balance(&user.user_id).await, 3000);
+    let unknown = h
+        .app
+        .wallet()
+        .handle_gateway_event("razorpay", Some("evt_5"), captured("order_nope", "pay_x", 1))
+        .await
+        .unwrap();
+    assert_eq!(unknown, EventOutcome::UnknownOrder);
+    let ignored = h
+        .app
+        .wallet()
+        .handle_gateway_event("razorpay", Some("evt_6"), GatewayEvent::Other("refund.created".into()))
+        .await
+        .unwrap();
+    assert_eq!(ignored, EventOutcome::Ignored);
+    h.check_invariants().await;
+}
+
 pub async fn payments_not_configured(ts: TestStore) {
     let store = ts.store.clone();
     let app = crate::Ottsonly::builder(store, crate::CoreConfig::new(JWT_SECRET).unwrap())
@@ -1067,6 +1147,7 @@ macro_rules! service_scenario_tests {
             topup_concurrent_confirmations_credit_once,
             topup_amount_mismatch_is_refused_and_alerted,
             topup_reconciliation_credits_and_expires,
+            gateway_events_credit_once_and_dedupe,
             payments_not_configured,
             broadcasts_are_stored_once_with_per_user_state,
             outbox_leases_retries_and_parks,
@@ -1084,7 +1165,8 @@ macro_rules! __scenario_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    $crate::testing::scenarios::$name($new_store().await).await;
+                    let Some(ts) = $crate::testing::IntoTestStore::into_test_store($new_store().await) else { return };
+                    $crate::testing::scenarios::$name(ts).await;
                 }
             )+
         }

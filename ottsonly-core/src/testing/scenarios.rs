@@ -31,6 +31,11 @@ async fn outbox_types(h: &Harness) -> Vec<String> {
         .collect()
 }
 
+async fn notification_kinds(h: &Harness, user: &Actor) -> Vec<NotificationKind> {
+    let page = h.app.notifications().list(user, false, &PageRequest::default()).await.expect("list");
+    page.items.into_iter().map(|n| n.kind).collect()
+}
+
 // ---------------------------------------------------------------- auth
 
 pub async fn otp_login_creates_user_once(ts: TestStore) {
@@ -407,16 +412,7 @@ pub async fn purchase_from_pool_is_active_with_credentials(ts: TestStore) {
     assert!(matches!(h.app.subscriptions().get(&other, &sub.id).await, Err(Error::NotFound { .. })));
     assert!(matches!(h.app.orders().get(&other, &bought.order.id).await, Err(Error::NotFound { .. })));
     assert_eq!(h.app.orders().get(&support, &bought.order.id).await.unwrap().id, bought.order.id);
-    let kinds: Vec<_> = h
-        .app
-        .notifications()
-        .list(&user, false, &PageRequest::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|n| n.kind)
-        .collect();
+    let kinds = notification_kinds(&h, &user).await;
     assert!(
         kinds.contains(&NotificationKind::OrderConfirmed)
             && kinds.contains(&NotificationKind::CredentialsDelivered),
@@ -695,16 +691,7 @@ pub async fn subscriptions_expire_by_the_clock(ts: TestStore) {
     assert_eq!(h.app.subscriptions().run_maintenance().await.unwrap().expired, 0);
     let mut r = h.ts.store.reader().await.unwrap();
     assert_eq!(r.get_subscription(&sub.id).await.unwrap().unwrap().status, SubscriptionStatus::Expired);
-    let kinds: Vec<_> = h
-        .app
-        .notifications()
-        .list(&user, false, &PageRequest::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|n| n.kind)
-        .collect();
+    let kinds = notification_kinds(&h, &user).await;
     assert!(
         kinds.contains(&NotificationKind::Expired) && kinds.contains(&NotificationKind::ExpiringSoon),
         "{kinds:?}"

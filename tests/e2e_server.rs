@@ -5,6 +5,10 @@
 //! cargo to build it and reads the executable's path from cargo's JSON messages. Every wait is
 //! bounded and the server is stopped (SIGTERM, then kill) whatever happens.
 
+// The loopback fake Bot API of the server's own tests (tokio and serde_json only).
+#[path = "../ottsonly-server/tests/it/fakes.rs"]
+mod fakes;
+
 use ottsonly_server::testkit::reqwest;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read};
@@ -16,6 +20,8 @@ use std::time::{Duration, Instant};
 const USER_PHONE: &str = "+919999900101";
 const ADMIN_PHONE: &str = "+919999900102";
 const CODE: &str = "123456";
+const BOT_TOKEN: &str = "424242:e2e-bot-token";
+const ADMIN_CHAT: i64 = 777;
 /// A cold build of the server on a 2-core machine takes minutes.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(25 * 60);
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -122,8 +128,9 @@ struct Server {
 }
 
 impl Server {
-    fn start(bin: &Path, dir: &Path, db_url: &str) -> Server {
+    fn start(bin: &Path, dir: &Path, db_url: &str, env: &[(&str, String)]) -> Server {
         let mut child = command(bin, dir, db_url)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .arg("serve")
             // Port 0: the kernel picks a free port and the server logs it, so nothing races.
             .env("OTTSONLY_BIND", "127.0.0.1:0")
@@ -223,11 +230,21 @@ fn real_binary_serves_a_full_purchase_and_refund() {
     let bin = server_binary();
     let dir = tempfile::tempdir().expect("tempdir");
     let db_url = format!("sqlite://{}", dir.path().join("e2e.db").display());
-    let mut server = Server::start(&bin, dir.path(), &db_url);
+    // Admin alerts go to a fake Bot API on loopback.
+    let telegram = fakes::FakeTelegram::start(BOT_TOKEN);
+    let alerts = [
+        ("OTTSONLY_TELEGRAM_BOT_TOKEN", BOT_TOKEN.to_string()),
+        ("OTTSONLY_TELEGRAM_ADMIN_CHAT_IDS", ADMIN_CHAT.to_string()),
+        ("OTTSONLY_TELEGRAM_API_URL", telegram.api_url()),
+        ("OTTSONLY_TELEGRAM_POLL_INTERVAL_MS", "100".to_string()),
+    ];
+    let mut server = Server::start(&bin, dir.path(), &db_url, &alerts);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
         let api = Api { http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client") };
-        ok(200, api.send(reqwest::Method::GET, server.url("/health"), None, None).await);
+        let health = ok(200, api.send(reqwest::Method::GET, server.url("/health"), None, None).await);
+        assert_eq!(health["integrations"]["telegram_alerts"], "on", "{health}");
+        assert!(!health.to_string().contains(BOT_TOKEN));
         ok(200, api.send(reqwest::Method::GET, server.url("/ready"), None, None).await);
 
         // A user logs in with a test phone.
@@ -266,6 +283,17 @@ fn real_binary_serves_a_full_purchase_and_refund() {
         let w = ok(200, api.send(reqwest::Method::GET, server.url("/wallet"), Some(&user), None).await);
         assert_eq!(w["balance_paise"], 100_000 - 49_900);
 
+        // The admins hear about the order on Telegram (the dispatcher polls the outbox).
+        let sent = telegram
+            .wait_for(Duration::from_secs(30), |m| m.iter().any(|s| s.text.contains(&format!("New order {order}"))))
+            .await;
+        let alert = sent.iter().find(|s| s.text.contains(&format!("New order {order}"))).unwrap_or_else(|| {
+            panic!("no new-order alert reached the fake Bot API: {sent:#?}")
+        });
+        assert_eq!(alert.chat_id, ADMIN_CHAT);
+        assert!(alert.text.contains("₹499.00") && alert.text.contains("Stock left: 0"), "{}", alert.text);
+        assert!(!alert.text.contains(USER_PHONE), "the buyer's phone must be masked: {}", alert.text);
+
         // The user reads the delivery notification.
         let list = ok(200, api.send(reqwest::Method::GET, server.url("/notifications?unread_only=true"), Some(&user), None).await);
         let items = list["items"].as_array().expect("items");
@@ -300,6 +328,11 @@ fn real_binary_serves_a_full_purchase_and_refund() {
         assert_eq!(status, 200);
         assert!(metrics.contains("ottsonly_purchases_total 1"), "{metrics}");
         assert!(metrics.contains(r#"route="/orders/{id}/refund""#), "{metrics}");
+        let delivered = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("ottsonly_alerts_delivered_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        assert!(delivered.is_some_and(|n| n >= 1.0), "alerts delivered: {delivered:?}\n{metrics}");
     });
 
     // A maintenance pass from the CLI on the live database.

@@ -21,11 +21,18 @@ pub struct HttpOptions {
     /// Browser origins allowed by CORS; empty means no CORS headers (same origin only).
     pub cors_origins: Vec<String>,
     pub body_limits: BodyLimits,
+    /// Secret of the Razorpay webhook; without it `/webhooks/razorpay` answers 503.
+    pub razorpay_webhook_secret: Option<crate::config::Secret>,
 }
 
 impl Default for HttpOptions {
     fn default() -> Self {
-        HttpOptions { ip_rate_limit: 60, cors_origins: Vec::new(), body_limits: BodyLimits::default() }
+        HttpOptions {
+            ip_rate_limit: 60,
+            cors_origins: Vec::new(),
+            body_limits: BodyLimits::default(),
+            razorpay_webhook_secret: None,
+        }
     }
 }
 
@@ -78,6 +85,12 @@ pub fn build_app(app: Ottsonly, options: HttpOptions) -> BoxEndpoint<'static, Re
         .nest("/", api)
         .nest("/docs", docs)
         .at("/openapi.json", spec)
+        // Outside the OpenAPI operations: the signature covers the raw body, which must reach
+        // the handler untouched (see `razorpay::webhook`).
+        .at(
+            "/webhooks/razorpay",
+            poem::post(razorpay_webhook(app.clone(), options.razorpay_webhook_secret.clone())),
+        )
         // The security scheme's checker reads the app from the request (see `auth`).
         .data(app)
         .around(move |ep, req| http::body_limit(ep, req, limits));
@@ -91,6 +104,21 @@ pub fn build_app(app: Ottsonly, options: HttpOptions) -> BoxEndpoint<'static, Re
         .around(move |ep, req| http::observe(ep, req, labels.clone()))
         .map_to_response()
         .boxed()
+}
+
+fn razorpay_webhook(
+    app: Ottsonly,
+    secret: Option<crate::config::Secret>,
+) -> impl poem::Endpoint<Output = Response> {
+    let hook = Arc::new(crate::razorpay::webhook::RazorpayWebhook { app, secret });
+    poem::endpoint::make(move |req: poem::Request| {
+        let hook = hook.clone();
+        async move {
+            let mut req = req;
+            let body = req.take_body();
+            hook.handle(&req, body).await
+        }
+    })
 }
 
 /// Metrics labels for every documented path (the spec is the one list of them).

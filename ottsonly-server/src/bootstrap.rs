@@ -4,7 +4,7 @@
 use crate::config::{Environment, Secret, Settings};
 use anyhow::{Context, bail};
 use base64::Engine;
-use ottsonly_core::auth::{LogOtpSender, OtpSender};
+use ottsonly_core::auth::OtpSender;
 use ottsonly_core::payments::PaymentGateway;
 use ottsonly_core::{CoreConfig, CredentialCipher, Ottsonly, PhoneNumber, Store};
 use rand::Rng;
@@ -134,15 +134,24 @@ pub fn build_core(store: Arc<dyn Store>, parts: CoreParts) -> anyhow::Result<Ott
     b.build().map_err(|e| anyhow::anyhow!("cannot start core: {e}"))
 }
 
-/// An OTP sender for production until an SMS provider exists: refuses, because the development
-/// sender writes codes to the log and codes are secrets. Test phones still work.
-pub struct NoSmsProvider;
-
-#[async_trait::async_trait]
-impl OtpSender for NoSmsProvider {
-    async fn send(&self, _phone: &PhoneNumber, _code: &str) -> Result<(), String> {
-        Err("SMS delivery is not configured on this server".into())
-    }
+/// The Razorpay client when its keys are set; `None` leaves payments answering
+/// `payments_not_configured` (allowed in dev only: [`Settings::validate`] refuses production).
+pub fn payment_gateway(settings: &Settings) -> anyhow::Result<Option<Arc<dyn PaymentGateway>>> {
+    let (Some(key_id), Some(key_secret)) = (&settings.razorpay_key_id, &settings.razorpay_key_secret) else {
+        return Ok(None);
+    };
+    let config = crate::razorpay::RazorpayConfig {
+        key_id: key_id.clone(),
+        key_secret: key_secret.expose().to_string(),
+        api_base: settings
+            .razorpay_api_base
+            .clone()
+            .unwrap_or_else(|| crate::razorpay::DEFAULT_API_BASE.into()),
+        timeout: std::time::Duration::from_secs(10),
+    };
+    let client =
+        crate::razorpay::RazorpayClient::new(config).map_err(|e| anyhow::anyhow!("razorpay: {e}"))?;
+    Ok(Some(Arc::new(client)))
 }
 
 /// Opens everything a command needs from the settings: store, secrets, core.
@@ -150,19 +159,10 @@ pub async fn open_core(settings: &Settings) -> anyhow::Result<Ottsonly> {
     let store = crate::store::open_store(settings.database_url.expose()).await?;
     let secrets = resolve_secrets(&store, settings).await?;
     let config = core_config(settings, &secrets)?;
-    let otp_sender: Arc<dyn OtpSender> = match settings.env {
-        Environment::Dev => Arc::new(LogOtpSender),
-        Environment::Production => {
-            tracing::warn!("no SMS provider is configured: only OTTSONLY_TEST_PHONES can log in");
-            Arc::new(NoSmsProvider)
-        }
-    };
-    if settings.razorpay_key_id.is_some() && settings.razorpay_key_secret.is_some() {
-        tracing::warn!(
-            "Razorpay settings are present but the Razorpay client is not implemented yet; payments stay disabled"
-        );
-    }
-    build_core(store, CoreParts { config, cipher: cipher(&secrets)?, gateway: None, otp_sender })
+    // OTTSONLY_SMS_PROVIDER: the log sender in dev, a real provider in production (see `sms`).
+    let otp_sender = crate::sms::otp_sender(settings)?;
+    let gateway = payment_gateway(settings)?;
+    build_core(store, CoreParts { config, cipher: cipher(&secrets)?, gateway, otp_sender })
         .context("cannot wire the application")
 }
 

@@ -44,6 +44,20 @@ pub enum Command {
     /// Subscription maintenance.
     #[command(subcommand)]
     Subscriptions(SubscriptionsCommand),
+    /// Payment operations.
+    #[command(subcommand)]
+    Payments(PaymentsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PaymentsCommand {
+    /// Ask the gateway now about every open top-up (ignoring the usual delay), credit captured
+    /// payments and expire intents past the horizon.
+    Reconcile {
+        /// Most top-ups to check in this pass.
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,6 +183,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 stock = p.stock;
             }
             print_json(&json!({ "product_id": product, "imported": done, "stock": stock }))
+        }
+        Command::Payments(PaymentsCommand::Reconcile { limit }) => {
+            settings.validate()?;
+            let app = open_core(&settings).await?;
+            let r = app.wallet().reconcile(true, limit).await?;
+            print_json(
+                &json!({ "checked": r.checked, "credited": r.credited, "expired": r.expired, "errors": r.errors }),
+            )
         }
         Command::Subscriptions(SubscriptionsCommand::Sweep) => {
             settings.validate()?;

@@ -95,11 +95,103 @@ pub struct Settings {
     pub razorpay_key_id: Option<String>,
     #[serde(default)]
     pub razorpay_key_secret: Option<Secret>,
-    /// Telegram admin alerts; both or neither (`OTTSONLY_TELEGRAM_BOT_TOKEN`, `..._CHAT_ID`).
+    /// Secret of the webhook at `/webhooks/razorpay` (`OTTSONLY_RAZORPAY_WEBHOOK_SECRET`).
+    #[serde(default)]
+    pub razorpay_webhook_secret: Option<Secret>,
+    /// API base URL (`OTTSONLY_RAZORPAY_API_BASE`; default `https://api.razorpay.com`).
+    #[serde(default)]
+    pub razorpay_api_base: Option<String>,
+    /// Seconds between reconciliation passes over open top-ups (`OTTSONLY_RAZORPAY_RECONCILE_EVERY_S`).
+    #[serde(default = "default_razorpay_reconcile_every_s")]
+    pub razorpay_reconcile_every_s: u64,
+    /// Telegram admin alerts: the bot token and the admin chats, both or neither
+    /// (`OTTSONLY_TELEGRAM_BOT_TOKEN`, `OTTSONLY_TELEGRAM_ADMIN_CHAT_IDS`, comma-separated ids).
+    /// Without them alerts stay queued in the outbox. See [`crate::telegram`].
     #[serde(default)]
     pub telegram_bot_token: Option<Secret>,
+    #[serde(default, deserialize_with = "chat_ids")]
+    pub telegram_admin_chat_ids: Vec<i64>,
+    /// Bot API base URL (`OTTSONLY_TELEGRAM_API_URL`; default the public Bot API).
     #[serde(default)]
-    pub telegram_chat_id: Option<String>,
+    pub telegram_api_url: Option<String>,
+    /// How often the alert dispatcher looks for due alerts (`OTTSONLY_TELEGRAM_POLL_INTERVAL_MS`).
+    #[serde(default = "default_telegram_poll_interval_ms")]
+    pub telegram_poll_interval_ms: u64,
+    /// `log` (development), `msg91` or `twilio` (`OTTSONLY_SMS_PROVIDER`). See [`crate::sms`].
+    #[serde(default)]
+    pub sms_provider: crate::sms::SmsProvider,
+    /// The provider's API base URL (`OTTSONLY_SMS_API_URL`; default the provider's own).
+    #[serde(default)]
+    pub sms_api_url: Option<String>,
+    /// Total time allowed for one SMS request (`OTTSONLY_SMS_TIMEOUT_MS`).
+    #[serde(default = "default_sms_timeout_ms")]
+    pub sms_timeout_ms: u64,
+    /// The SMS text, with `{code}` where the code goes (`OTTSONLY_SMS_TEMPLATE`; Twilio only).
+    #[serde(default)]
+    pub sms_template: Option<String>,
+    /// `OTTSONLY_TWILIO_ACCOUNT_SID`, `OTTSONLY_TWILIO_AUTH_TOKEN` and `OTTSONLY_TWILIO_FROM` (a
+    /// number or a Messaging Service SID).
+    #[serde(default)]
+    pub twilio_account_sid: Option<String>,
+    #[serde(default)]
+    pub twilio_auth_token: Option<Secret>,
+    #[serde(default)]
+    pub twilio_from: Option<String>,
+    /// `OTTSONLY_MSG91_AUTH_KEY`, `OTTSONLY_MSG91_TEMPLATE_ID` and `OTTSONLY_MSG91_OTP_VAR` (the
+    /// template variable for the code, default `otp`).
+    #[serde(default)]
+    pub msg91_auth_key: Option<Secret>,
+    #[serde(default)]
+    pub msg91_template_id: Option<String>,
+    #[serde(default)]
+    pub msg91_otp_var: Option<String>,
+}
+
+fn default_telegram_poll_interval_ms() -> u64 {
+    2_000
+}
+fn default_sms_timeout_ms() -> u64 {
+    10_000
+}
+
+/// Telegram chat ids: `"123,-100456"` (environment), or a TOML integer, string or list.
+fn chat_ids<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Int(i64),
+        Text(String),
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        One(Id),
+        Many(Vec<Id>),
+    }
+    let ids = match Either::deserialize(d)? {
+        Either::One(id) => vec![id],
+        Either::Many(v) => v,
+    };
+    let mut out = Vec::new();
+    for id in ids {
+        match id {
+            Id::Int(n) => out.push(n),
+            Id::Text(s) => {
+                for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                    out.push(part.parse().map_err(|_| {
+                        serde::de::Error::custom(format!("`{part}` is not a Telegram chat id (an integer)"))
+                    })?);
+                }
+            }
+        }
+    }
+    let mut unique = Vec::with_capacity(out.len());
+    for id in out {
+        if !unique.contains(&id) {
+            unique.push(id);
+        }
+    }
+    Ok(unique)
 }
 
 fn default_bind() -> String {
@@ -116,6 +208,9 @@ fn default_log() -> String {
 }
 fn default_shutdown_timeout_s() -> u64 {
     30
+}
+fn default_razorpay_reconcile_every_s() -> u64 {
+    300
 }
 
 /// Accepts `"a,b"` (environment) or `["a", "b"]` (TOML).
@@ -208,12 +303,18 @@ impl Settings {
                 out.push("OTTSONLY_CREDENTIALS_KEY is required in production".to_string());
             }
         }
-        if self.razorpay_key_id.is_some() != self.razorpay_key_secret.is_some() {
-            out.push("Razorpay is half configured: set both OTTSONLY_RAZORPAY_KEY_ID and OTTSONLY_RAZORPAY_KEY_SECRET, or neither".into());
+        let razorpay = [
+            self.razorpay_key_id.is_some(),
+            self.razorpay_key_secret.is_some(),
+            self.razorpay_webhook_secret.is_some(),
+        ];
+        if razorpay.contains(&true) && razorpay.contains(&false) {
+            out.push("Razorpay is half configured: set OTTSONLY_RAZORPAY_KEY_ID, OTTSONLY_RAZORPAY_KEY_SECRET and OTTSONLY_RAZORPAY_WEBHOOK_SECRET, or none".into());
+        } else if self.env == Environment::Production && !razorpay.contains(&true) {
+            out.push("Razorpay is required in production: set OTTSONLY_RAZORPAY_KEY_ID, OTTSONLY_RAZORPAY_KEY_SECRET and OTTSONLY_RAZORPAY_WEBHOOK_SECRET".into());
         }
-        if self.telegram_bot_token.is_some() != self.telegram_chat_id.is_some() {
-            out.push("Telegram is half configured: set both OTTSONLY_TELEGRAM_BOT_TOKEN and OTTSONLY_TELEGRAM_CHAT_ID, or neither".into());
-        }
+        out.extend(crate::telegram::problems(self));
+        out.extend(crate::sms::problems(self));
         out
     }
 

@@ -13,6 +13,12 @@ pub const TOPUPS: &str = "ottsonly_topups_total";
 pub const TOPUP_PAISE: &str = "ottsonly_topup_amount_paise_total";
 pub const REFUNDS: &str = "ottsonly_refunds_total";
 pub const ADJUSTMENTS: &str = "ottsonly_wallet_adjustments_total";
+/// Admin alerts (Telegram dispatcher): sent to every admin chat; failed and due again later;
+/// parked as failed after the last attempt; and 429 answers from the Bot API.
+pub const ALERTS_DELIVERED: &str = "ottsonly_alerts_delivered_total";
+pub const ALERTS_RETRIED: &str = "ottsonly_alerts_retried_total";
+pub const ALERTS_PARKED: &str = "ottsonly_alerts_parked_total";
+pub const TELEGRAM_RATE_LIMITED: &str = "ottsonly_telegram_rate_limited_total";
 
 /// Latency buckets in seconds, from a fast read to a slow write under contention.
 const BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -85,4 +91,9 @@ pub fn record_refund() {
 
 pub fn record_adjustment(direction: &'static str) {
     metrics::counter!(ADJUSTMENTS, "direction" => direction).increment(1);
+}
+
+/// Adds `n` to one of the alert counters (`ALERTS_*`, `TELEGRAM_RATE_LIMITED`).
+pub fn record_alerts(counter: &'static str, n: u64) {
+    metrics::counter!(counter).increment(n);
 }

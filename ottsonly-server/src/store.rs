@@ -2,13 +2,14 @@
 
 use anyhow::{Context, bail};
 use ottsonly_core::Store;
+use ottsonly_store_mongo::MongoStore;
 use ottsonly_store_sqlite::SqliteStore;
 use std::sync::Arc;
 
 /// Opens (and migrates) the store a database URL names.
 ///
-/// `sqlite://PATH`, `sqlite:PATH` and `sqlite::memory:` are SQLite. `mongodb://` is recognised
-/// but not wired in yet, so it fails with a clear message instead of a parse error.
+/// `sqlite://PATH`, `sqlite:PATH` and `sqlite::memory:` are SQLite; `mongodb://HOSTS/DB?replicaSet=…`
+/// (or `mongodb+srv://`) is MongoDB, which must be a replica set or sharded cluster (transactions).
 pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase()).unwrap_or_default();
     match scheme.as_str() {
@@ -19,10 +20,13 @@ pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
             Ok(Arc::new(store))
         }
         "mongodb" | "mongodb+srv" => {
-            bail!("the MongoDB backend is not available in this build yet; use a sqlite:// URL")
+            let store = MongoStore::connect(url)
+                .await
+                .with_context(|| format!("cannot use the MongoDB database {}", redact_url(url)))?;
+            Ok(Arc::new(store))
         }
         _ => bail!(
-            "unsupported database URL `{}`: expected sqlite://PATH (mongodb:// comes later)",
+            "unsupported database URL `{}`: expected sqlite://PATH or mongodb://HOSTS/DB?replicaSet=NAME",
             redact_url(url)
         ),
     }
@@ -55,7 +59,9 @@ mod tests {
 
     #[tokio::test]
     async fn unsupported_schemes_are_clear_errors() {
-        let err = open_store("mongodb://u:pw@localhost/x").await.err().unwrap().to_string();
+        // Nothing listens on port 9 of loopback: a clear connection error, password hidden.
+        let url = "mongodb://u:pw@127.0.0.1:9/x?serverSelectionTimeoutMS=200&connectTimeoutMS=200";
+        let err = format!("{:#}", open_store(url).await.err().unwrap());
         assert!(err.contains("MongoDB") && !err.contains("pw@"), "{err}");
         let err = open_store("postgres://localhost/x").await.err().unwrap().to_string();
         assert!(err.contains("unsupported"), "{err}");

@@ -1,6 +1,7 @@
 use super::{ApiTags, State};
 use crate::dto::Health;
 use crate::error::{ApiError, ApiResult, ok};
+use crate::integrations::{HealthDetail, Integrations};
 use poem::http::StatusCode;
 use poem_openapi::OpenApi;
 use poem_openapi::payload::{Json, PlainText};
@@ -9,10 +10,14 @@ pub struct OpsApi(pub State);
 
 #[OpenApi(tag = "ApiTags::Operations")]
 impl OpsApi {
-    /// Liveness: the process answers.
+    /// Liveness: the process answers, and what its integrations do.
+    ///
+    /// `integrations.telegram_alerts` is `off` when admin alerts stay queued in the outbox;
+    /// `integrations.otp_sms` says how one-time codes are delivered.
     #[oai(path = "/health", method = "get", operation_id = "health")]
-    async fn health(&self) -> ApiResult<Json<Health>> {
-        ok(Health { status: "ok".into() })
+    async fn health(&self, req: &poem::Request) -> ApiResult<Json<HealthDetail>> {
+        let integrations = req.data::<Integrations>().map(Integrations::health);
+        ok(HealthDetail { status: "ok".into(), integrations })
     }
 
     /// Readiness: the database answers (503 `not_ready` otherwise).

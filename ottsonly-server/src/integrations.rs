@@ -1,0 +1,56 @@
+//! What the server's outside integrations are doing (Telegram alerts, OTP delivery by SMS), for
+//! `GET /health`. `serve` attaches an [`Integrations`] to every request; an app built without it
+//! (tests, embedders) reports none.
+
+use crate::config::Settings;
+use crate::sms::SmsProvider;
+use crate::telegram::TelegramSetup;
+use poem_openapi::Object;
+
+/// Set once at startup by `serve`.
+#[derive(Debug, Clone)]
+pub struct Integrations {
+    pub telegram_alerts: bool,
+    pub telegram_detail: String,
+    pub otp_sms: SmsProvider,
+}
+
+impl Integrations {
+    pub fn new(telegram: &TelegramSetup, settings: &Settings) -> Self {
+        let (telegram_alerts, telegram_detail) = match telegram {
+            TelegramSetup::On(c) => (true, format!("sending to {} admin chat(s)", c.admin_chat_ids.len())),
+            TelegramSetup::Off(why) => (false, why.clone()),
+        };
+        Integrations { telegram_alerts, telegram_detail, otp_sms: settings.sms_provider }
+    }
+
+    pub fn health(&self) -> IntegrationsHealth {
+        IntegrationsHealth {
+            telegram_alerts: if self.telegram_alerts { "on" } else { "off" }.into(),
+            telegram_detail: self.telegram_detail.clone(),
+            otp_sms: self.otp_sms.as_str().into(),
+        }
+    }
+}
+
+/// Liveness, and what the integrations do.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "HealthDetail")]
+pub struct HealthDetail {
+    /// `ok`.
+    pub status: String,
+    /// Absent when the application runs without the server's integrations (embedded, tests).
+    #[oai(skip_serializing_if_is_none)]
+    pub integrations: Option<IntegrationsHealth>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "IntegrationsHealth")]
+pub struct IntegrationsHealth {
+    /// `on`: admin alerts are sent to Telegram. `off`: they stay queued in the outbox.
+    pub telegram_alerts: String,
+    /// The number of admin chats, or why alerts are off.
+    pub telegram_detail: String,
+    /// How one-time codes leave: `log` (development: written to the log), `msg91` or `twilio`.
+    pub otp_sms: String,
+}

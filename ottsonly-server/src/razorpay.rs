@@ -1,0 +1,329 @@
+//! Razorpay: the client (`PaymentGateway` over the REST API: orders, order payments, checkout
+//! signatures) and the webhook endpoint (signature over the raw body, event de-duplication).
+//!
+//! Amounts are integers in paise both ways. Every call has a timeout; reads and order creation
+//! are retried on timeouts, connection failures and 5xx (an order created twice is harmless: only
+//! the one whose id we stored can ever be credited). Nothing here logs a secret.
+
+use async_trait::async_trait;
+use ottsonly_core::Money;
+use ottsonly_core::crypto::verify_hmac_hex;
+use ottsonly_core::payments::{
+    GatewayError, GatewayOrder, GatewayOrderRequest, GatewayPayment, PaymentGateway, PaymentStatus,
+};
+use serde::Deserialize;
+use serde_json::json;
+use std::fmt;
+use std::time::Duration;
+
+/// The public API.
+pub const DEFAULT_API_BASE: &str = "https://api.razorpay.com";
+/// Tries of one call, the first included.
+const ATTEMPTS: u32 = 3;
+
+#[derive(Clone)]
+pub struct RazorpayConfig {
+    pub key_id: String,
+    pub key_secret: String,
+    /// `https://api.razorpay.com`; tests point it at a loopback fake.
+    pub api_base: String,
+    /// Whole-request timeout (default 10 s).
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for RazorpayConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RazorpayConfig")
+            .field("key_id", &self.key_id)
+            .field("key_secret", &"<redacted>")
+            .field("api_base", &self.api_base)
+            .finish()
+    }
+}
+
+pub struct RazorpayClient {
+    http: reqwest012::Client,
+    config: RazorpayConfig,
+}
+
+#[derive(Deserialize)]
+struct OrderBody {
+    id: String,
+    amount: i64,
+    currency: String,
+}
+
+#[derive(Deserialize)]
+struct PaymentBody {
+    id: String,
+    #[serde(default)]
+    order_id: Option<String>,
+    amount: i64,
+    currency: String,
+    status: String,
+}
+
+#[derive(Deserialize)]
+struct Collection<T> {
+    items: Vec<T>,
+}
+
+fn payment_status(s: &str) -> PaymentStatus {
+    match s {
+        "authorized" => PaymentStatus::Authorized,
+        "captured" => PaymentStatus::Captured,
+        "refunded" => PaymentStatus::Refunded,
+        "failed" => PaymentStatus::Failed,
+        _ => PaymentStatus::Created,
+    }
+}
+
+impl PaymentBody {
+    fn into_payment(self, fallback_order: &str) -> GatewayPayment {
+        GatewayPayment {
+            order_id: self.order_id.unwrap_or_else(|| fallback_order.to_string()),
+            status: payment_status(&self.status),
+            id: self.id,
+            amount_paise: self.amount,
+            currency: self.currency,
+        }
+    }
+}
+
+impl RazorpayClient {
+    pub fn new(config: RazorpayConfig) -> Result<Self, GatewayError> {
+        let http = reqwest012::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(config.timeout)
+            .user_agent(concat!("ottsonly/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| GatewayError::Unavailable(format!("http client: {e}")))?;
+        Ok(RazorpayClient { http, config })
+    }
+
+    pub fn config(&self) -> &RazorpayConfig {
+        &self.config
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.config.api_base.trim_end_matches('/'))
+    }
+
+    /// Sends a request built by `build`, retrying transport failures and 5xx with backoff.
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        build: impl Fn() -> reqwest012::RequestBuilder,
+    ) -> Result<T, GatewayError> {
+        let mut last = String::new();
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(200 * (1 << attempt))).await;
+            }
+            let response =
+                build().basic_auth(&self.config.key_id, Some(&self.config.key_secret)).send().await;
+            let response = match response {
+                Ok(r) => r,
+                Err(e) => {
+                    last = if e.is_timeout() { "timed out".into() } else { "connection failed".into() };
+                    tracing::warn!(what, attempt, error = %e, "razorpay call failed");
+                    continue;
+                }
+            };
+            let status = response.status();
+            if status.is_server_error() || status == reqwest012::StatusCode::TOO_MANY_REQUESTS {
+                last = format!("HTTP {status}");
+                tracing::warn!(what, attempt, %status, "razorpay answered with an error");
+                continue;
+            }
+            if !status.is_success() {
+                // 4xx: Razorpay's body says why ({"error":{"code","description"}}); no secrets in it.
+                let body: serde_json::Value = response.json().await.unwrap_or_default();
+                let description = body["error"]["description"].as_str().unwrap_or("no description");
+                return Err(GatewayError::Rejected(format!("{what}: HTTP {status}: {description}")));
+            }
+            return response
+                .json::<T>()
+                .await
+                .map_err(|e| GatewayError::Unavailable(format!("{what}: unreadable response: {e}")));
+        }
+        Err(GatewayError::Unavailable(format!("{what}: {last}")))
+    }
+}
+
+#[async_trait]
+impl PaymentGateway for RazorpayClient {
+    fn key_id(&self) -> &str {
+        &self.config.key_id
+    }
+
+    async fn create_order(&self, request: &GatewayOrderRequest) -> Result<GatewayOrder, GatewayError> {
+        let notes: serde_json::Map<String, serde_json::Value> =
+            request.notes.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        let body = json!({
+            "amount": request.amount.paise(),
+            "currency": request.currency,
+            "receipt": request.receipt,
+            "notes": notes,
+        });
+        let url = self.url("/v1/orders");
+        let order: OrderBody = self.send("create order", || self.http.post(&url).json(&body)).await?;
+        let amount = Money::from_paise(order.amount)
+            .map_err(|_| GatewayError::Unavailable("create order: negative amount in response".into()))?;
+        Ok(GatewayOrder { id: order.id, amount, currency: order.currency })
+    }
+
+    fn verify_checkout_signature(&self, order_id: &str, payment_id: &str, signature: &str) -> bool {
+        verify_hmac_hex(
+            self.config.key_secret.as_bytes(),
+            &[order_id.as_bytes(), b"|", payment_id.as_bytes()],
+            signature,
+        )
+    }
+
+    async fn fetch_order_payments(&self, order_id: &str) -> Result<Vec<GatewayPayment>, GatewayError> {
+        if !order_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(GatewayError::Rejected("malformed order id".into()));
+        }
+        let url = self.url(&format!("/v1/orders/{order_id}/payments"));
+        let list: Collection<PaymentBody> = self.send("fetch order payments", || self.http.get(&url)).await?;
+        Ok(list.items.into_iter().map(|p| p.into_payment(order_id)).collect())
+    }
+}
+
+/// What a verified webhook asks us to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookEvent {
+    /// `payment.captured` or `order.paid`: confirm the top-up with this payment.
+    Captured(GatewayPayment),
+    /// Any other event (answered 200 and ignored).
+    Ignored(String),
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    event: String,
+    #[serde(default)]
+    payload: serde_json::Value,
+}
+
+/// Parses a webhook body (already signature-checked).
+pub fn parse_webhook(raw_body: &[u8]) -> Result<WebhookEvent, String> {
+    let env: Envelope =
+        serde_json::from_slice(raw_body).map_err(|e| format!("malformed webhook body: {e}"))?;
+    match env.event.as_str() {
+        "payment.captured" | "order.paid" => {
+            let entity = env.payload["payment"]["entity"].clone();
+            let order_fallback =
+                env.payload["order"]["entity"]["id"].as_str().unwrap_or_default().to_string();
+            let p: PaymentBody = serde_json::from_value(entity)
+                .map_err(|e| format!("webhook without a payment entity: {e}"))?;
+            let payment = p.into_payment(&order_fallback);
+            if payment.order_id.is_empty() {
+                return Err("webhook payment has no order id".into());
+            }
+            Ok(WebhookEvent::Captured(payment))
+        }
+        other => Ok(WebhookEvent::Ignored(other.to_string())),
+    }
+}
+
+/// `POST /webhooks/razorpay`: verifies the signature over the raw body, de-duplicates on
+/// `x-razorpay-event-id`, and hands captured payments to core's one credit path. Answers 200 for
+/// every event it has finished with (credited, duplicate, ignored, mismatch — the gateway must
+/// stop retrying those), 400 for a bad signature or body, 503 when payments are off or the
+/// store is unavailable (so the gateway retries later).
+pub mod webhook {
+    use super::{WebhookEvent, parse_webhook};
+    use crate::error::envelope_response;
+    use ottsonly_core::Ottsonly;
+    use ottsonly_core::crypto::verify_hmac_hex;
+    use ottsonly_core::wallet::{EventOutcome, GatewayEvent};
+    use poem::http::StatusCode;
+    use poem::{Body, Request, Response};
+
+    pub const SOURCE: &str = "razorpay";
+
+    /// The webhook secret, or `None` when payments are off.
+    #[derive(Clone)]
+    pub struct RazorpayWebhook {
+        pub app: Ottsonly,
+        pub secret: Option<crate::config::Secret>,
+    }
+
+    impl RazorpayWebhook {
+        pub async fn handle(&self, req: &Request, body: Body) -> Response {
+            let Some(secret) = &self.secret else {
+                return envelope_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "payments_not_configured",
+                    "payments are not configured",
+                    None,
+                );
+            };
+            let raw = match body.into_bytes().await {
+                Ok(b) => b,
+                Err(_) => {
+                    return envelope_response(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_body",
+                        "unreadable request body",
+                        None,
+                    );
+                }
+            };
+            // HMAC-SHA256 of the raw body as received (never a re-serialised one), constant time.
+            let signature = req.header("x-razorpay-signature").unwrap_or_default();
+            if !verify_hmac_hex(secret.expose().as_bytes(), &[&raw], signature) {
+                tracing::warn!("razorpay webhook with a bad signature refused");
+                return envelope_response(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_signature",
+                    "webhook signature is invalid",
+                    None,
+                );
+            }
+            let event = match parse_webhook(&raw) {
+                Ok(WebhookEvent::Captured(p)) => GatewayEvent::PaymentCaptured(p),
+                Ok(WebhookEvent::Ignored(name)) => GatewayEvent::Other(name),
+                Err(e) => return envelope_response(StatusCode::BAD_REQUEST, "invalid_body", &e, None),
+            };
+            let event_id = req.header("x-razorpay-event-id").filter(|s| !s.is_empty());
+            match self.app.wallet().handle_gateway_event(SOURCE, event_id, event).await {
+                Ok(outcome) => {
+                    let status = match &outcome {
+                        EventOutcome::Credited(c) => {
+                            crate::metrics::record_topup(c.credited.paise());
+                            "credited"
+                        }
+                        EventOutcome::AlreadyCredited => "already_credited",
+                        EventOutcome::Duplicate => "duplicate",
+                        EventOutcome::Ignored => "ignored",
+                        EventOutcome::Mismatch => "amount_mismatch",
+                        EventOutcome::UnknownOrder => "unknown_order",
+                    };
+                    tracing::info!(event_id, status, "razorpay webhook handled");
+                    Response::builder()
+                        .status(StatusCode::OK)
+                        .content_type("application/json")
+                        .body(serde_json::json!({ "status": status }).to_string())
+                }
+                Err(e) => {
+                    let kind = e.kind();
+                    tracing::error!(event_id, error = %crate::error::error_chain(&e), "razorpay webhook failed; the gateway will retry");
+                    match kind {
+                        ottsonly_core::ErrorKind::InvalidInput => {
+                            envelope_response(StatusCode::BAD_REQUEST, e.code(), &e.to_string(), None)
+                        }
+                        _ => envelope_response(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "unavailable",
+                            "try again later",
+                            None,
+                        ),
+                    }
+                }
+            }
+        }
+    }
+}

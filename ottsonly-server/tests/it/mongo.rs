@@ -1,0 +1,63 @@
+//! The MongoDB test server for server tests: `OTTSONLY_TEST_MONGO_URI` (set by
+//! `scripts/mongo-test-server.sh`), a fresh database per test, dropped afterwards. Without the
+//! variable the Mongo variants are skipped (saying so), except under CI where they fail.
+
+use ottsonly_core::Store;
+use ottsonly_store_mongo::MongoStore;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+pub fn server_uri() -> Option<String> {
+    match std::env::var("OTTSONLY_TEST_MONGO_URI") {
+        Ok(uri) if !uri.trim().is_empty() => Some(uri),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("Mongo tests need OTTSONLY_TEST_MONGO_URI; run scripts/mongo-test-server.sh")
+        }
+        _ => {
+            eprintln!("SKIPPED: OTTSONLY_TEST_MONGO_URI is not set, so this MongoDB variant was skipped");
+            None
+        }
+    }
+}
+
+/// `uri` pointed at database `db`, its options kept.
+pub fn with_database(uri: &str, db: &str) -> String {
+    let (scheme, rest) = uri.split_once("://").expect("mongodb:// URI");
+    let (hosts_path, query) = rest.split_once('?').map_or((rest, None), |(a, b)| (a, Some(b)));
+    let hosts = hosts_path.split_once('/').map_or(hosts_path, |(h, _)| h);
+    match query {
+        Some(q) => format!("{scheme}://{hosts}/{db}?{q}"),
+        None => format!("{scheme}://{hosts}/{db}"),
+    }
+}
+
+pub fn fresh_name() -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!("ottsonly_srv_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Drops the database when the test ends.
+pub struct DropDb(mongodb::Database);
+
+impl Drop for DropDb {
+    fn drop(&mut self) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
+        if rt.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+            return;
+        }
+        let db = self.0.clone();
+        tokio::task::block_in_place(|| {
+            rt.block_on(async {
+                let _ = tokio::time::timeout(Duration::from_secs(10), db.drop()).await;
+            })
+        });
+    }
+}
+
+pub async fn fresh_store(uri: &str) -> (Arc<dyn Store>, DropDb) {
+    let store =
+        MongoStore::connect(&with_database(uri, &fresh_name())).await.expect("connect to the test server");
+    let guard = DropDb(store.database().clone());
+    (Arc::new(store), guard)
+}

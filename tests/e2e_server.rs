@@ -227,9 +227,43 @@ fn ok(expected: u16, (status, body): (u16, Value)) -> Value {
 
 #[test]
 fn real_binary_serves_a_full_purchase_and_refund() {
-    let bin = server_binary();
     let dir = tempfile::tempdir().expect("tempdir");
     let db_url = format!("sqlite://{}", dir.path().join("e2e.db").display());
+    walk(dir.path(), &db_url);
+}
+
+/// The same walk with the server on MongoDB (`OTTSONLY_TEST_MONGO_URI`, from
+/// `scripts/mongo-test-server.sh`; skipped without it outside CI, a failure under CI).
+#[test]
+fn real_binary_on_mongodb_serves_a_full_purchase_and_refund() {
+    let uri = match std::env::var("OTTSONLY_TEST_MONGO_URI") {
+        Ok(u) if !u.trim().is_empty() => u,
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("Mongo tests need OTTSONLY_TEST_MONGO_URI; run scripts/mongo-test-server.sh")
+        }
+        _ => {
+            eprintln!(
+                "SKIPPED: OTTSONLY_TEST_MONGO_URI is not set, so the MongoDB end-to-end run was skipped"
+            );
+            return;
+        }
+    };
+    // A database of its own on the test server: `mongodb://HOSTS/?opts` → `mongodb://HOSTS/DB?opts`.
+    let (scheme, rest) = uri.split_once("://").expect("mongodb:// URI");
+    let (hosts_path, query) = rest.split_once('?').map_or((rest, None), |(a, b)| (a, Some(b)));
+    let hosts = hosts_path.split_once('/').map_or(hosts_path, |(h, _)| h);
+    let db = format!("ottsonly_e2e_{}", std::process::id());
+    let db_url = match query {
+        Some(q) => format!("{scheme}://{hosts}/{db}?{q}"),
+        None => format!("{scheme}://{hosts}/{db}"),
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    walk(dir.path(), &db_url);
+}
+
+/// Starts the real binary on `db_url` and walks the whole product as a user and an admin would.
+fn walk(dir: &Path, db_url: &str) {
+    let bin = server_binary();
     // Admin alerts go to a fake Bot API on loopback.
     let telegram = fakes::FakeTelegram::start(BOT_TOKEN);
     let alerts = [
@@ -238,7 +272,7 @@ fn real_binary_serves_a_full_purchase_and_refund() {
         ("OTTSONLY_TELEGRAM_API_URL", telegram.api_url()),
         ("OTTSONLY_TELEGRAM_POLL_INTERVAL_MS", "100".to_string()),
     ];
-    let mut server = Server::start(&bin, dir.path(), &db_url, &alerts);
+    let mut server = Server::start(&bin, dir, db_url, &alerts);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
         let api = Api { http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client") };
@@ -254,7 +288,7 @@ fn real_binary_serves_a_full_purchase_and_refund() {
         let user_id = s["user"]["id"].as_str().expect("id").to_string();
 
         // The operator makes an admin from the command line, on the same database file.
-        let made = cli(&bin, dir.path(), &db_url, &["users", "set-role", "--phone", ADMIN_PHONE, "--role", "admin"]);
+        let made = cli(&bin, dir, db_url, &["users", "set-role", "--phone", ADMIN_PHONE, "--role", "admin"]);
         assert_eq!(made["role"], "admin");
         let s = ok(200, api.send(reqwest::Method::POST, server.url("/auth/verify"), None, Some(json!({ "phone": ADMIN_PHONE, "otp": CODE }))).await);
         assert_eq!(s["user"]["role"], "admin");
@@ -336,7 +370,7 @@ fn real_binary_serves_a_full_purchase_and_refund() {
     });
 
     // A maintenance pass from the CLI on the live database.
-    let sweep = cli(&bin, dir.path(), &db_url, &["subscriptions", "sweep"]);
+    let sweep = cli(&bin, dir, db_url, &["subscriptions", "sweep"]);
     assert!(sweep["expired"].is_u64());
 
     let status = server.stop().expect("server did not stop within the timeout");

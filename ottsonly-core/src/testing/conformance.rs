@@ -4,7 +4,7 @@
 //! fresh, empty store, and panics when the backend deviates. A backend runs all of them with
 //! [`store_conformance_tests!`](crate::store_conformance_tests) in one of its integration tests:
 //!
-//! ```ignore
+//! ```text
 //! async fn new_store() -> ottsonly_core::testing::TestStore { /* a fresh, empty store */ }
 //! ottsonly_core::store_conformance_tests!(new_store);
 //! ```

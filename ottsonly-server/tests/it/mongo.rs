@@ -21,17 +21,6 @@ pub fn server_uri() -> Option<String> {
     }
 }
 
-/// `uri` pointed at database `db`, its options kept.
-pub fn with_database(uri: &str, db: &str) -> String {
-    let (scheme, rest) = uri.split_once("://").expect("mongodb:// URI");
-    let (hosts_path, query) = rest.split_once('?').map_or((rest, None), |(a, b)| (a, Some(b)));
-    let hosts = hosts_path.split_once('/').map_or(hosts_path, |(h, _)| h);
-    match query {
-        Some(q) => format!("{scheme}://{hosts}/{db}?{q}"),
-        None => format!("{scheme}://{hosts}/{db}"),
-    }
-}
-
 pub fn fresh_name() -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     format!("ottsonly_srv_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
@@ -56,8 +45,9 @@ impl Drop for DropDb {
 }
 
 pub async fn fresh_store(uri: &str) -> (Arc<dyn Store>, DropDb) {
-    let store =
-        MongoStore::connect(&with_database(uri, &fresh_name())).await.expect("connect to the test server");
+    let store = MongoStore::connect(&ottsonly_store_mongo::uri_with_database(uri, &fresh_name()))
+        .await
+        .expect("connect to the test server");
     let guard = DropDb(store.database().clone());
     (Arc::new(store), guard)
 }

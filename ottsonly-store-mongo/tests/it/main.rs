@@ -34,20 +34,6 @@ fn fresh_database_name() -> String {
     format!("ottsonly_test_{}_{n}_{nanos}", std::process::id())
 }
 
-/// `uri` with its database path replaced by `database` (options kept).
-fn with_database(uri: &str, database: &str) -> String {
-    let (scheme, rest) = uri.split_once("://").expect("a mongodb:// URI");
-    let (before_query, query) = match rest.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (rest, None),
-    };
-    let hosts = before_query.split_once('/').map_or(before_query, |(h, _)| h);
-    match query {
-        Some(q) => format!("{scheme}://{hosts}/{database}?{q}"),
-        None => format!("{scheme}://{hosts}/{database}"),
-    }
-}
-
 /// Drops the test's database when the test's store goes away.
 struct DropDatabase(mongodb::Database);
 
@@ -68,7 +54,7 @@ impl Drop for DropDatabase {
 }
 
 async fn connect_to(uri: &str) -> MongoStore {
-    MongoStore::connect(&with_database(uri, &fresh_database_name()))
+    MongoStore::connect(&ottsonly_store_mongo::uri_with_database(uri, &fresh_database_name()))
         .await
         .expect("connect to the test server")
 }
@@ -107,10 +93,13 @@ ottsonly_core::service_scenario_tests!(new_store);
 #[test]
 fn database_is_swapped_into_the_uri() {
     assert_eq!(
-        with_database("mongodb://127.0.0.1:1234/?replicaSet=secantus", "x"),
+        ottsonly_store_mongo::uri_with_database("mongodb://127.0.0.1:1234/?replicaSet=secantus", "x"),
         "mongodb://127.0.0.1:1234/x?replicaSet=secantus"
     );
-    assert_eq!(with_database("mongodb://h:1,h:2/old?w=majority", "x"), "mongodb://h:1,h:2/x?w=majority");
-    assert_eq!(with_database("mongodb://h:1", "x"), "mongodb://h:1/x");
+    assert_eq!(
+        ottsonly_store_mongo::uri_with_database("mongodb://h:1,h:2/old?w=majority", "x"),
+        "mongodb://h:1,h:2/x?w=majority"
+    );
+    assert_eq!(ottsonly_store_mongo::uri_with_database("mongodb://h:1", "x"), "mongodb://h:1/x");
     assert!(fresh_database_name().len() < 64, "MongoDB database names are at most 63 bytes");
 }

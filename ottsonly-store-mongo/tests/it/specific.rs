@@ -1,10 +1,11 @@
 //! Behaviour that is specific to MongoDB: connecting, error mapping, transactions.
 
-use super::{DropDatabase, connect_fresh, server_uri, server_uri_or_skip, with_database};
+use super::{DropDatabase, connect_fresh, server_uri, server_uri_or_skip};
 use chrono::{DateTime, Utc};
 use mongodb::bson::doc;
 use ottsonly_core::error::constraint;
 use ottsonly_core::*;
+use ottsonly_store_mongo::uri_with_database as with_database;
 use ottsonly_store_mongo::{MongoStore, SetupError};
 use std::time::{Duration, Instant};
 

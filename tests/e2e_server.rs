@@ -236,27 +236,14 @@ fn real_binary_serves_a_full_purchase_and_refund() {
 /// `scripts/mongo-test-server.sh`; skipped without it outside CI, a failure under CI).
 #[test]
 fn real_binary_on_mongodb_serves_a_full_purchase_and_refund() {
-    let uri = match std::env::var("OTTSONLY_TEST_MONGO_URI") {
-        Ok(u) if !u.trim().is_empty() => u,
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("Mongo tests need OTTSONLY_TEST_MONGO_URI; run scripts/mongo-test-server.sh")
-        }
-        _ => {
-            eprintln!(
-                "SKIPPED: OTTSONLY_TEST_MONGO_URI is not set, so the MongoDB end-to-end run was skipped"
-            );
-            return;
-        }
+    let Some(uri) = ottsonly_core::testing::service_env(
+        "OTTSONLY_TEST_MONGO_URI",
+        "run the tests through scripts/mongo-test-server.sh",
+    ) else {
+        return;
     };
-    // A database of its own on the test server: `mongodb://HOSTS/?opts` → `mongodb://HOSTS/DB?opts`.
-    let (scheme, rest) = uri.split_once("://").expect("mongodb:// URI");
-    let (hosts_path, query) = rest.split_once('?').map_or((rest, None), |(a, b)| (a, Some(b)));
-    let hosts = hosts_path.split_once('/').map_or(hosts_path, |(h, _)| h);
-    let db = format!("ottsonly_e2e_{}", std::process::id());
-    let db_url = match query {
-        Some(q) => format!("{scheme}://{hosts}/{db}?{q}"),
-        None => format!("{scheme}://{hosts}/{db}"),
-    };
+    let db_url =
+        ottsonly_store_mongo::uri_with_database(&uri, &format!("ottsonly_e2e_{}", std::process::id()));
     let dir = tempfile::tempdir().expect("tempdir");
     walk(dir.path(), &db_url);
 }

@@ -336,8 +336,16 @@ impl Orders<'_> {
                 .await?;
                 let details = json!({ "amount_paise": order.amount, "reason": reason, "restock": restock });
                 ctx.audit(&mut *tx, actor, "order.refund", ("order", order.id.as_str()), details).await?;
-                let order = tx.get_order(id).await?.ok_or(Error::NotFound { what: "order" })?;
                 tx.commit().await?;
+                // Exactly what `mark_order_refunded` wrote; no need to read it back.
+                let order = Order {
+                    status: OrderStatus::Refunded,
+                    refunded_at: Some(now),
+                    refund_reason: Some(reason.clone()),
+                    refunded_by: Some(actor.user_id.clone()),
+                    updated_at: now,
+                    ..order
+                };
                 Ok(Refund { order, subscription, balance })
             })
             .await

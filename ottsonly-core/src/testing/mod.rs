@@ -9,6 +9,25 @@ use crate::store::Store;
 use std::any::Any;
 use std::sync::Arc;
 
+/// The value of a test service's environment variable (a database URI that a script such as
+/// `scripts/mongo-test-server.sh` exports). When it is unset: outside CI the test is skipped,
+/// saying so on stderr (`None`); under CI (`CI=true`) the test fails, so that a skipped suite can
+/// never pass for a green run.
+// Tests read their own environment; core's rule is about production code paths.
+#[allow(clippy::disallowed_methods)]
+pub fn service_env(var: &str, how_to_set: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Some(v),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{var} is not set under CI: {how_to_set}")
+        }
+        _ => {
+            eprintln!("SKIPPED: {var} is not set, so this test was skipped ({how_to_set})");
+            None
+        }
+    }
+}
+
 /// A fresh, empty store for one test, plus whatever must live as long as it (a temp dir, a
 /// database to drop).
 pub struct TestStore {

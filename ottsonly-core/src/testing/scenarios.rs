@@ -538,6 +538,7 @@ pub async fn refund_happens_once_and_can_restock(ts: TestStore) {
     assert_eq!(r.order.status, OrderStatus::Refunded);
     assert_eq!(r.order.refund_reason.as_deref(), Some("account stopped working"));
     assert_eq!(r.order.refunded_by.as_ref(), Some(&admin.user_id));
+    assert_eq!(h.app.orders().get(&admin, &bought.order.id).await.unwrap(), r.order, "returned as stored");
     assert_eq!(r.balance, money(5000));
     assert_eq!(r.subscription.unwrap().status, SubscriptionStatus::Refunded);
     assert_eq!(h.app.catalog().get(None, &p.id).await.unwrap().stock, 1, "restocked");

@@ -9,16 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub fn server_uri() -> Option<String> {
-    match std::env::var("OTTSONLY_TEST_MONGO_URI") {
-        Ok(uri) if !uri.trim().is_empty() => Some(uri),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("Mongo tests need OTTSONLY_TEST_MONGO_URI; run scripts/mongo-test-server.sh")
-        }
-        _ => {
-            eprintln!("SKIPPED: OTTSONLY_TEST_MONGO_URI is not set, so this MongoDB variant was skipped");
-            None
-        }
-    }
+    ottsonly_core::testing::service_env(
+        "OTTSONLY_TEST_MONGO_URI",
+        "run the tests through scripts/mongo-test-server.sh",
+    )
 }
 
 pub fn fresh_name() -> String {

@@ -16,14 +16,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const URI_VAR: &str = "OTTSONLY_TEST_MONGO_URI";
 const NEEDS_SERVER: &str = "Mongo tests need OTTSONLY_TEST_MONGO_URI; run scripts/mongo-test-server.sh";
 
-/// The test server's URI, or `None` when it is not set outside CI. In CI (`CI=true`) a missing
-/// server fails the test: a skipped suite must not pass for a green run.
+/// The test server's URI; `None` (skipped, saying so) outside CI without one, a failure under CI.
 fn server_uri() -> Option<String> {
-    match std::env::var(URI_VAR) {
-        Ok(uri) if !uri.trim().is_empty() => Some(uri),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("{NEEDS_SERVER}"),
-        _ => None,
-    }
+    ottsonly_core::testing::service_env(URI_VAR, NEEDS_SERVER)
 }
 
 /// A database name unique to this test: process id, a counter and the time.
@@ -59,24 +54,15 @@ async fn connect_to(uri: &str) -> MongoStore {
         .expect("connect to the test server")
 }
 
-/// [`server_uri`], saying on stderr that the test is skipped when there is none.
-fn server_uri_or_skip() -> Option<String> {
-    let uri = server_uri();
-    if uri.is_none() {
-        eprintln!("SKIPPED: {URI_VAR} is not set, so this Mongo test was skipped ({NEEDS_SERVER})");
-    }
-    uri
-}
-
 /// A connected store on a fresh database of the test server, or `None` when skipped.
 async fn connect_fresh() -> Option<MongoStore> {
-    Some(connect_to(&server_uri_or_skip()?).await)
+    Some(connect_to(&server_uri()?).await)
 }
 
 /// A fresh, empty store for one test of core's suites; `None` (the test is skipped, saying so)
 /// when no server is configured outside CI. Under CI a missing server fails the test.
 async fn new_store() -> Option<TestStore> {
-    let uri = server_uri_or_skip()?;
+    let uri = server_uri()?;
     let store = connect_to(&uri).await;
     let guard = DropDatabase(store.database().clone());
     Some(TestStore::new(Arc::new(store), guard))

@@ -1,6 +1,6 @@
 //! Behaviour that is specific to MongoDB: connecting, error mapping, transactions.
 
-use super::{DropDatabase, connect_fresh, server_uri, server_uri_or_skip};
+use super::{DropDatabase, connect_fresh, server_uri};
 use chrono::{DateTime, Utc};
 use mongodb::bson::doc;
 use ottsonly_core::error::constraint;
@@ -57,7 +57,7 @@ async fn connect_reports_an_unreachable_server_quickly() {
 
 #[tokio::test]
 async fn connect_reports_a_wrong_replica_set_name() {
-    let Some(uri) = server_uri_or_skip() else { return };
+    let Some(uri) = server_uri() else { return };
     let base = uri.split_once('?').map_or(uri.as_str(), |(b, _)| b);
     let wrong = format!("{base}?replicaSet=not-this-one&serverSelectionTimeoutMS=1000");
     let msg = setup_error(MongoStore::connect(&wrong).await);

@@ -1,37 +1,25 @@
-//! OTTSONLY's REST server and operator CLI over `ottsonly-core`.
+//! OTTSONLY's server: the front-ends, the adapters and the composition root over
+//! `ottsonly-core`, as one binary.
 //!
-//! [`build_app`] assembles the HTTP application from a wired [`ottsonly_core::Ottsonly`]
-//! ([`bootstrap::build_core`]), so the binary and the tests serve the same thing.
+//! Layers, each importing only those below it:
+//!
+//! * [`host`]: settings, store selection, secrets, wiring ([`build_core`]), background tasks,
+//!   `serve` and the operator CLI.
+//! * [`frontends`]: how people reach the shop; today [`frontends::rest`] ([`build_app`]).
+//! * [`adapters`]: core's ports over Razorpay, SMS providers and Telegram.
+//! * [`common`]: secrets, the environment, metrics.
+//!
+//! [`build_app`] assembles the HTTP application from a wired [`ottsonly_core::Ottsonly`], so the
+//! binary and the tests serve the same thing.
 
-pub mod api;
-pub mod app;
-pub mod auth;
-pub mod bootstrap;
-pub mod cli;
-pub mod config;
-pub mod dto;
-pub mod error;
-pub mod http;
-pub mod import;
-pub mod integrations;
-pub mod metrics;
-pub mod ratelimit;
-pub mod razorpay;
-pub mod responses;
-pub mod serve;
-pub mod sms;
-pub mod store;
-pub mod telegram;
-pub mod telemetry;
+pub mod adapters;
+pub mod common;
+pub mod frontends;
+pub mod host;
 
-pub use app::{HttpOptions, build_app, openapi_service, spec_json};
-pub use bootstrap::{CoreParts, build_core};
-pub use config::Settings;
-pub use store::open_store;
-pub use telegram::{DispatchReport, TelegramConfig, TelegramDispatcher};
-
-/// An HTTP client for the workspace's end-to-end test (plain HTTP to loopback only).
-#[cfg(feature = "test-support")]
-pub mod testkit {
-    pub use reqwest;
-}
+pub use adapters::telegram::{DispatchReport, TelegramConfig, TelegramDispatcher};
+pub use common::secret::Secret;
+pub use frontends::rest::{HttpOptions, build_app, openapi_service, spec_json};
+pub use host::bootstrap::{CoreParts, build_core};
+pub use host::settings::Settings;
+pub use host::store::open_store;

@@ -1,5 +1,5 @@
 use clap::Parser;
-use ottsonly_server::cli::{Cli, run};
+use ottsonly_server::host::cli::{Cli, run};
 use std::process::ExitCode;
 
 #[tokio::main]

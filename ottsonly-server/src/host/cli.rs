@@ -1,11 +1,11 @@
 //! The operator command line: one binary serves the API and runs maintenance commands against
 //! the same configuration and database.
 
-use crate::app::spec_json;
-use crate::bootstrap::open_core;
-use crate::config::{Environment, Secret, Settings, Sources};
-use crate::import;
-use crate::telemetry::{self, LogTarget};
+use super::bootstrap::open_core;
+use super::import;
+use super::settings::{Environment, Secret, Settings, Sources};
+use super::telemetry::{self, LogTarget};
+use crate::frontends::rest::spec_json;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use ottsonly_core::catalog::CREDENTIAL_IMPORT_MAX;
@@ -119,9 +119,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let target = if matches!(command, Command::Serve) { LogTarget::Stdout } else { LogTarget::Stderr };
     telemetry::init(&settings.log, settings.log_format, target)?;
     match command {
-        Command::Serve => crate::serve::serve(settings).await,
+        Command::Serve => super::serve::serve(settings).await,
         Command::Migrate => {
-            crate::store::open_store(settings.database_url.expose()).await?;
+            super::store::open_store(settings.database_url.expose()).await?;
             println!("database {} is up to date", settings.database_url_redacted());
             Ok(())
         }

@@ -1,13 +1,22 @@
 //! Server configuration: defaults, then an optional TOML file, then `OTTSONLY_*` environment
 //! variables, validated once at startup. Secrets are wrapped in [`Secret`] so that no `Debug` or
 //! log line ever shows them.
+//!
+//! The variables are read flat (`OTTSONLY_TELEGRAM_BOT_TOKEN`), then grouped: what an adapter
+//! needs becomes that adapter's own settings type ([`RazorpaySettings`], [`SmsSettings`],
+//! [`TelegramSettings`]), which also says what is wrong with it. This module only imports those
+//! types; the adapters never see [`Settings`].
 
+use crate::adapters::razorpay::RazorpaySettings;
+use crate::adapters::sms::{SmsProvider, SmsSettings};
+use crate::adapters::telegram::TelegramSettings;
+use crate::adapters::telegram::config::DEFAULT_POLL_INTERVAL_MS;
+pub use crate::common::secret::{Environment, Secret};
 use anyhow::{Context, bail};
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -15,34 +24,6 @@ use std::path::PathBuf;
 pub const ENV_PREFIX: &str = "OTTSONLY_";
 /// The config file read from the working directory when `OTTSONLY_CONFIG` is not set.
 pub const DEFAULT_CONFIG_FILE: &str = "ottsonly.toml";
-
-/// A secret string. `Debug` and `Display` print `<redacted>`; read it with [`Secret::expose`].
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Environment {
-    #[default]
-    Dev,
-    Production,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -52,106 +33,188 @@ pub enum LogFormat {
     Json,
 }
 
-/// Everything the binary can be told. Field names are the environment variable names without
-/// the `OTTSONLY_` prefix, lowercased (`OTTSONLY_DATABASE_URL` → `database_url`).
-#[derive(Debug, Clone, Deserialize)]
+/// Everything the binary can be told, grouped by who uses it.
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// Listen address (`OTTSONLY_BIND`).
-    #[serde(default = "default_bind")]
     pub bind: String,
-    /// `sqlite://PATH` (`OTTSONLY_DATABASE_URL`).
-    #[serde(default = "default_database_url")]
+    /// `sqlite://PATH` or `mongodb://…` (`OTTSONLY_DATABASE_URL`).
     pub database_url: Secret,
     /// `dev` or `production` (`OTTSONLY_ENV`).
-    #[serde(default)]
     pub env: Environment,
     /// HS256 key of access tokens, at least 32 bytes (`OTTSONLY_JWT_SECRET`).
-    #[serde(default)]
     pub jwt_secret: Option<Secret>,
     /// 32-byte AES key for credentials at rest, base64 or hex (`OTTSONLY_CREDENTIALS_KEY`).
-    #[serde(default)]
     pub credentials_key: Option<Secret>,
     /// `+91XXXXXXXXXX:123456,...`: phones that log in with a fixed code (`OTTSONLY_TEST_PHONES`).
-    #[serde(default)]
     pub test_phones: Option<Secret>,
     /// Requests per minute per client IP on `/auth/login` and `/auth/verify`; 0 disables
     /// (`OTTSONLY_IP_RATE_LIMIT`).
-    #[serde(default = "default_ip_rate_limit")]
     pub ip_rate_limit: u32,
-    /// Allowed browser origins, comma-separated or a TOML list (`OTTSONLY_CORS_ORIGINS`).
-    #[serde(default, deserialize_with = "string_or_list")]
+    /// Allowed browser origins (`OTTSONLY_CORS_ORIGINS`).
     pub cors_origins: Vec<String>,
     /// Log filter, `tracing_subscriber::EnvFilter` syntax (`OTTSONLY_LOG`).
-    #[serde(default = "default_log")]
     pub log: String,
     /// `text` or `json` (`OTTSONLY_LOG_FORMAT`).
-    #[serde(default)]
     pub log_format: LogFormat,
     /// How long shutdown waits for in-flight requests (`OTTSONLY_SHUTDOWN_TIMEOUT_S`).
-    #[serde(default = "default_shutdown_timeout_s")]
     pub shutdown_timeout_s: u64,
+    /// Seconds between reconciliation passes over open top-ups (`OTTSONLY_RAZORPAY_RECONCILE_EVERY_S`).
+    pub razorpay_reconcile_every_s: u64,
+    /// `OTTSONLY_RAZORPAY_KEY_ID`, `_KEY_SECRET`, `_WEBHOOK_SECRET`, `_API_BASE`.
+    pub razorpay: RazorpaySettings,
+    /// `OTTSONLY_TELEGRAM_BOT_TOKEN`, `_ADMIN_CHAT_IDS` (comma-separated), `_API_URL`,
+    /// `_POLL_INTERVAL_MS`.
+    pub telegram: TelegramSettings,
+    /// `OTTSONLY_SMS_PROVIDER` (`log`, `msg91` or `twilio`), `OTTSONLY_SMS_API_URL`,
+    /// `_TIMEOUT_MS`, `_TEMPLATE`; `OTTSONLY_TWILIO_ACCOUNT_SID`, `_AUTH_TOKEN`, `_FROM`;
+    /// `OTTSONLY_MSG91_AUTH_KEY`, `_TEMPLATE_ID`, `_OTP_VAR`.
+    pub sms: SmsSettings,
+}
+
+impl From<Raw> for Settings {
+    fn from(r: Raw) -> Self {
+        Settings {
+            bind: r.bind,
+            database_url: r.database_url,
+            env: r.env,
+            jwt_secret: r.jwt_secret,
+            credentials_key: r.credentials_key,
+            test_phones: r.test_phones,
+            ip_rate_limit: r.ip_rate_limit,
+            cors_origins: r.cors_origins,
+            log: r.log,
+            log_format: r.log_format,
+            shutdown_timeout_s: r.shutdown_timeout_s,
+            razorpay_reconcile_every_s: r.razorpay_reconcile_every_s,
+            razorpay: RazorpaySettings {
+                key_id: r.razorpay_key_id,
+                key_secret: r.razorpay_key_secret,
+                webhook_secret: r.razorpay_webhook_secret,
+                api_base: r.razorpay_api_base,
+            },
+            telegram: TelegramSettings {
+                bot_token: r.telegram_bot_token,
+                admin_chat_ids: r.telegram_admin_chat_ids,
+                api_url: r.telegram_api_url,
+                poll_interval_ms: r.telegram_poll_interval_ms,
+            },
+            sms: SmsSettings {
+                provider: r.sms_provider,
+                api_url: r.sms_api_url,
+                timeout_ms: r.sms_timeout_ms,
+                template: r.sms_template,
+                twilio_account_sid: r.twilio_account_sid,
+                twilio_auth_token: r.twilio_auth_token,
+                twilio_from: r.twilio_from,
+                msg91_auth_key: r.msg91_auth_key,
+                msg91_template_id: r.msg91_template_id,
+                msg91_otp_var: r.msg91_otp_var,
+            },
+        }
+    }
+}
+
+/// Everything the binary can be told, as read. Field names are the environment variable names
+/// without the `OTTSONLY_` prefix, lowercased (`OTTSONLY_DATABASE_URL` → `database_url`).
+#[derive(Deserialize)]
+struct Raw {
+    /// Listen address (`OTTSONLY_BIND`).
+    #[serde(default = "default_bind")]
+    bind: String,
+    /// `sqlite://PATH` (`OTTSONLY_DATABASE_URL`).
+    #[serde(default = "default_database_url")]
+    database_url: Secret,
+    /// `dev` or `production` (`OTTSONLY_ENV`).
+    #[serde(default)]
+    env: Environment,
+    /// HS256 key of access tokens, at least 32 bytes (`OTTSONLY_JWT_SECRET`).
+    #[serde(default)]
+    jwt_secret: Option<Secret>,
+    /// 32-byte AES key for credentials at rest, base64 or hex (`OTTSONLY_CREDENTIALS_KEY`).
+    #[serde(default)]
+    credentials_key: Option<Secret>,
+    /// `+91XXXXXXXXXX:123456,...`: phones that log in with a fixed code (`OTTSONLY_TEST_PHONES`).
+    #[serde(default)]
+    test_phones: Option<Secret>,
+    /// Requests per minute per client IP on `/auth/login` and `/auth/verify`; 0 disables
+    /// (`OTTSONLY_IP_RATE_LIMIT`).
+    #[serde(default = "default_ip_rate_limit")]
+    ip_rate_limit: u32,
+    /// Allowed browser origins, comma-separated or a TOML list (`OTTSONLY_CORS_ORIGINS`).
+    #[serde(default, deserialize_with = "string_or_list")]
+    cors_origins: Vec<String>,
+    /// Log filter, `tracing_subscriber::EnvFilter` syntax (`OTTSONLY_LOG`).
+    #[serde(default = "default_log")]
+    log: String,
+    /// `text` or `json` (`OTTSONLY_LOG_FORMAT`).
+    #[serde(default)]
+    log_format: LogFormat,
+    /// How long shutdown waits for in-flight requests (`OTTSONLY_SHUTDOWN_TIMEOUT_S`).
+    #[serde(default = "default_shutdown_timeout_s")]
+    shutdown_timeout_s: u64,
     /// Razorpay credentials; both or neither (`OTTSONLY_RAZORPAY_KEY_ID`, `..._KEY_SECRET`).
     #[serde(default)]
-    pub razorpay_key_id: Option<String>,
+    razorpay_key_id: Option<String>,
     #[serde(default)]
-    pub razorpay_key_secret: Option<Secret>,
+    razorpay_key_secret: Option<Secret>,
     /// Secret of the webhook at `/webhooks/razorpay` (`OTTSONLY_RAZORPAY_WEBHOOK_SECRET`).
     #[serde(default)]
-    pub razorpay_webhook_secret: Option<Secret>,
+    razorpay_webhook_secret: Option<Secret>,
     /// API base URL (`OTTSONLY_RAZORPAY_API_BASE`; default `https://api.razorpay.com`).
     #[serde(default)]
-    pub razorpay_api_base: Option<String>,
+    razorpay_api_base: Option<String>,
     /// Seconds between reconciliation passes over open top-ups (`OTTSONLY_RAZORPAY_RECONCILE_EVERY_S`).
     #[serde(default = "default_razorpay_reconcile_every_s")]
-    pub razorpay_reconcile_every_s: u64,
+    razorpay_reconcile_every_s: u64,
     /// Telegram admin alerts: the bot token and the admin chats, both or neither
     /// (`OTTSONLY_TELEGRAM_BOT_TOKEN`, `OTTSONLY_TELEGRAM_ADMIN_CHAT_IDS`, comma-separated ids).
-    /// Without them alerts stay queued in the outbox. See [`crate::telegram`].
+    /// Without them alerts stay queued in the outbox.
     #[serde(default)]
-    pub telegram_bot_token: Option<Secret>,
+    telegram_bot_token: Option<Secret>,
     #[serde(default, deserialize_with = "chat_ids")]
-    pub telegram_admin_chat_ids: Vec<i64>,
+    telegram_admin_chat_ids: Vec<i64>,
     /// Bot API base URL (`OTTSONLY_TELEGRAM_API_URL`; default the public Bot API).
     #[serde(default)]
-    pub telegram_api_url: Option<String>,
+    telegram_api_url: Option<String>,
     /// How often the alert dispatcher looks for due alerts (`OTTSONLY_TELEGRAM_POLL_INTERVAL_MS`).
     #[serde(default = "default_telegram_poll_interval_ms")]
-    pub telegram_poll_interval_ms: u64,
-    /// `log` (development), `msg91` or `twilio` (`OTTSONLY_SMS_PROVIDER`). See [`crate::sms`].
+    telegram_poll_interval_ms: u64,
+    /// `log` (development), `msg91` or `twilio` (`OTTSONLY_SMS_PROVIDER`).
     #[serde(default)]
-    pub sms_provider: crate::sms::SmsProvider,
+    sms_provider: SmsProvider,
     /// The provider's API base URL (`OTTSONLY_SMS_API_URL`; default the provider's own).
     #[serde(default)]
-    pub sms_api_url: Option<String>,
+    sms_api_url: Option<String>,
     /// Total time allowed for one SMS request (`OTTSONLY_SMS_TIMEOUT_MS`).
     #[serde(default = "default_sms_timeout_ms")]
-    pub sms_timeout_ms: u64,
+    sms_timeout_ms: u64,
     /// The SMS text, with `{code}` where the code goes (`OTTSONLY_SMS_TEMPLATE`; Twilio only).
     #[serde(default)]
-    pub sms_template: Option<String>,
+    sms_template: Option<String>,
     /// `OTTSONLY_TWILIO_ACCOUNT_SID`, `OTTSONLY_TWILIO_AUTH_TOKEN` and `OTTSONLY_TWILIO_FROM` (a
     /// number or a Messaging Service SID).
     #[serde(default)]
-    pub twilio_account_sid: Option<String>,
+    twilio_account_sid: Option<String>,
     #[serde(default)]
-    pub twilio_auth_token: Option<Secret>,
+    twilio_auth_token: Option<Secret>,
     #[serde(default)]
-    pub twilio_from: Option<String>,
+    twilio_from: Option<String>,
     /// `OTTSONLY_MSG91_AUTH_KEY`, `OTTSONLY_MSG91_TEMPLATE_ID` and `OTTSONLY_MSG91_OTP_VAR` (the
     /// template variable for the code, default `otp`).
     #[serde(default)]
-    pub msg91_auth_key: Option<Secret>,
+    msg91_auth_key: Option<Secret>,
     #[serde(default)]
-    pub msg91_template_id: Option<String>,
+    msg91_template_id: Option<String>,
     #[serde(default)]
-    pub msg91_otp_var: Option<String>,
+    msg91_otp_var: Option<String>,
 }
 
 fn default_telegram_poll_interval_ms() -> u64 {
-    2_000
+    DEFAULT_POLL_INTERVAL_MS
 }
 fn default_sms_timeout_ms() -> u64 {
-    10_000
+    SmsSettings::default().timeout_ms
 }
 
 /// Telegram chat ids: `"123,-100456"` (environment), or a TOML integer, string or list.
@@ -278,10 +341,11 @@ impl Settings {
             })
             .collect();
         figment = figment.merge(Serialized::defaults(env));
-        let settings: Settings = figment.extract_lossy().map_err(|e| {
+        let raw: Raw = figment.extract_lossy().map_err(|e| {
             // figment's message names the key and its source; values are never included.
             anyhow::anyhow!("invalid configuration: {e}")
         })?;
+        let settings = Settings::from(raw);
         settings.bind_addr()?;
         Ok(settings)
     }
@@ -303,18 +367,9 @@ impl Settings {
                 out.push("OTTSONLY_CREDENTIALS_KEY is required in production".to_string());
             }
         }
-        let razorpay = [
-            self.razorpay_key_id.is_some(),
-            self.razorpay_key_secret.is_some(),
-            self.razorpay_webhook_secret.is_some(),
-        ];
-        if razorpay.contains(&true) && razorpay.contains(&false) {
-            out.push("Razorpay is half configured: set OTTSONLY_RAZORPAY_KEY_ID, OTTSONLY_RAZORPAY_KEY_SECRET and OTTSONLY_RAZORPAY_WEBHOOK_SECRET, or none".into());
-        } else if self.env == Environment::Production && !razorpay.contains(&true) {
-            out.push("Razorpay is required in production: set OTTSONLY_RAZORPAY_KEY_ID, OTTSONLY_RAZORPAY_KEY_SECRET and OTTSONLY_RAZORPAY_WEBHOOK_SECRET".into());
-        }
-        out.extend(crate::telegram::problems(self));
-        out.extend(crate::sms::problems(self));
+        out.extend(self.razorpay.problems(self.env));
+        out.extend(self.telegram.problems(self.env));
+        out.extend(self.sms.problems(self.env));
         out
     }
 
@@ -335,7 +390,7 @@ impl Settings {
 
     /// The database URL with any password hidden, for logs.
     pub fn database_url_redacted(&self) -> String {
-        crate::store::redact_url(self.database_url.expose())
+        super::store::redact_url(self.database_url.expose())
     }
 }
 
@@ -388,6 +443,34 @@ mod tests {
         assert!(err.contains("OTTSONLY_JWT_SECRET"), "{err}");
         assert!(err.contains("OTTSONLY_CREDENTIALS_KEY"), "{err}");
         assert!(err.contains("Razorpay"), "{err}");
+    }
+
+    #[test]
+    fn chat_ids_parse_from_the_environment() {
+        let ids = |v: &str| Settings::load(&sources(&[("OTTSONLY_TELEGRAM_ADMIN_CHAT_IDS", v)]));
+        assert_eq!(ids("42, -1001234567890,42").unwrap().telegram.admin_chat_ids, [42, -1001234567890]);
+        assert_eq!(ids("42").unwrap().telegram.admin_chat_ids, [42]);
+        let err = ids("42,@admins").unwrap_err().to_string();
+        assert!(err.contains("@admins"), "{err}");
+    }
+
+    #[test]
+    fn adapter_settings_are_grouped() {
+        let s = Settings::load(&sources(&[
+            ("OTTSONLY_TELEGRAM_BOT_TOKEN", "1:x"),
+            ("OTTSONLY_TELEGRAM_POLL_INTERVAL_MS", "250"),
+            ("OTTSONLY_SMS_PROVIDER", "twilio"),
+            ("OTTSONLY_SMS_TIMEOUT_MS", "1500"),
+            ("OTTSONLY_RAZORPAY_KEY_ID", "rzp_key"),
+        ]))
+        .unwrap();
+        assert_eq!(s.telegram.poll_interval_ms, 250);
+        assert_eq!(s.sms.provider, SmsProvider::Twilio);
+        assert_eq!(s.sms.timeout_ms, 1500);
+        assert_eq!(s.razorpay.key_id.as_deref(), Some("rzp_key"));
+        let d = Settings::load(&sources(&[])).unwrap();
+        assert_eq!(d.telegram.poll_interval_ms, 2_000);
+        assert_eq!(d.sms.timeout_ms, 10_000);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use ottsonly_core::Store;
 use ottsonly_store_mongo::MongoStore;
 use ottsonly_store_sqlite::SqliteStore;
 use std::sync::Arc;
+use url::Url;
 
 /// Opens (and migrates) the store a database URL names.
 ///
@@ -33,16 +34,22 @@ pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
 }
 
 /// Hides the password of `scheme://user:password@host/...`, for logs and error messages.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            format!("{scheme}://{user}:***@{host}{tail}")
+///
+/// A URL the `url` crate cannot parse (a MongoDB seed list, `mongodb://u:p@h1,h2/db`, is not one
+/// URL to it) cannot be taken apart safely: when it holds credentials, only its scheme is shown.
+pub fn redact_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            // Only fails for URLs without a host, which carry no password.
+            let _ = url.set_password(Some("***"));
+            url.to_string()
         }
-        None => url.to_string(),
+        Ok(_) => raw.to_string(),
+        Err(_) if raw.contains('@') => {
+            let scheme = raw.split_once(':').map_or("", |(s, _)| s);
+            format!("{scheme}://<credentials hidden>")
+        }
+        Err(_) => raw.to_string(),
     }
 }
 
@@ -55,6 +62,13 @@ mod tests {
         assert_eq!(redact_url("mongodb://app:hunter2@db:27017/x?rs=1"), "mongodb://app:***@db:27017/x?rs=1");
         assert_eq!(redact_url("sqlite://ottsonly.db"), "sqlite://ottsonly.db");
         assert_eq!(redact_url("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(redact_url("mongodb://app@db/x"), "mongodb://app@db/x");
+        assert_eq!(
+            redact_url("mongodb+srv://app:p%40ss@cluster.example/x"),
+            "mongodb+srv://app:***@cluster.example/x"
+        );
+        let seeds = redact_url("mongodb://app:hunter2@h1:27017,h2:27017/x?replicaSet=rs");
+        assert!(!seeds.contains("hunter2") && seeds.starts_with("mongodb://"), "{seeds}");
     }
 
     #[tokio::test]

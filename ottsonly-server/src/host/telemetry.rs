@@ -1,6 +1,6 @@
 //! Logging: `tracing` with an `EnvFilter` from `OTTSONLY_LOG`, as text or JSON lines.
 
-use crate::config::LogFormat;
+use super::settings::LogFormat;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 

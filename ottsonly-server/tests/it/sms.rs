@@ -8,8 +8,9 @@ use base64::Engine;
 use ottsonly_core::auth::OtpSender;
 use ottsonly_core::config::CoreConfig;
 use ottsonly_core::{CredentialCipher, Ottsonly};
-use ottsonly_server::config::{Settings, Sources};
-use ottsonly_server::{CoreParts, HttpOptions, build_app, build_core, open_store, sms};
+use ottsonly_server::adapters::sms;
+use ottsonly_server::host::settings::{Environment, Settings, Sources};
+use ottsonly_server::{CoreParts, HttpOptions, build_app, build_core, open_store};
 use poem::Response;
 use poem::endpoint::BoxEndpoint;
 use poem::test::TestClient;
@@ -85,7 +86,10 @@ fn twilio_settings(fake: &FakeSms, timeout_ms: &str) -> Settings {
 }
 
 async fn twilio_app(fake: &FakeSms, timeout_ms: &str) -> SmsApp {
-    SmsApp::new(sms::otp_sender(&twilio_settings(fake, timeout_ms)).expect("twilio sender")).await
+    SmsApp::new(
+        sms::otp_sender(&twilio_settings(fake, timeout_ms).sms, Environment::Dev).expect("twilio sender"),
+    )
+    .await
 }
 
 /// The six digits in a message body.
@@ -201,8 +205,8 @@ async fn a_refused_number_is_a_clear_error() {
 async fn a_messaging_service_sid_is_sent_as_such() {
     let fake = FakeSms::start();
     let mut s = twilio_settings(&fake, "5000");
-    s.twilio_from = Some("MG0123456789".into());
-    let t = SmsApp::new(sms::otp_sender(&s).expect("sender")).await;
+    s.sms.twilio_from = Some("MG0123456789".into());
+    let t = SmsApp::new(sms::otp_sender(&s.sms, Environment::Dev).expect("sender")).await;
     t.login(PHONE).await.expect(200);
     let req = &fake.requests()[0];
     assert_eq!(req.form_field("MessagingServiceSid").as_deref(), Some("MG0123456789"));
@@ -223,7 +227,8 @@ fn msg91_settings(fake: &FakeSms) -> Settings {
 async fn msg91_sends_the_code_through_the_flow_api() {
     let (logs, _guard) = capture_logs();
     let fake = FakeSms::start();
-    let t = SmsApp::new(sms::otp_sender(&msg91_settings(&fake)).expect("msg91 sender")).await;
+    let t = SmsApp::new(sms::otp_sender(&msg91_settings(&fake).sms, Environment::Dev).expect("msg91 sender"))
+        .await;
     t.login(PHONE).await.expect(200);
     let reqs = fake.requests();
     assert_eq!(reqs.len(), 1);
@@ -243,7 +248,8 @@ async fn msg91_sends_the_code_through_the_flow_api() {
 #[tokio::test]
 async fn msg91_error_answers_are_failures_even_with_200() {
     let fake = FakeSms::start();
-    let t = SmsApp::new(sms::otp_sender(&msg91_settings(&fake)).expect("msg91 sender")).await;
+    let t = SmsApp::new(sms::otp_sender(&msg91_settings(&fake).sms, Environment::Dev).expect("msg91 sender"))
+        .await;
     fake.http.script("", Reply::Json(200, json!({ "type": "error", "message": "Invalid template" })));
     let r = t.login(PHONE).await.expect_error(503, "otp_delivery_failed");
     assert!(!r.text.contains(MSG91_KEY));
@@ -258,11 +264,15 @@ fn provider_settings_are_checked() {
     // A chosen provider names what it is missing, in every environment.
     let s = settings(&[("OTTSONLY_SMS_PROVIDER", "twilio"), ("OTTSONLY_TWILIO_ACCOUNT_SID", SID)]);
     assert!(s.problems().iter().any(|p| p.contains("OTTSONLY_TWILIO_AUTH_TOKEN")), "{:?}", s.problems());
-    let err = sms::otp_sender(&s).err().expect("must refuse").to_string();
+    let err = sms::otp_sender(&s.sms, Environment::Dev).err().expect("must refuse").to_string();
     assert!(err.contains("OTTSONLY_TWILIO_AUTH_TOKEN"), "{err}");
     let s = settings(&[("OTTSONLY_SMS_PROVIDER", "msg91"), ("OTTSONLY_MSG91_AUTH_KEY", "k")]);
     assert!(
-        sms::otp_sender(&s).err().expect("must refuse").to_string().contains("OTTSONLY_MSG91_TEMPLATE_ID")
+        sms::otp_sender(&s.sms, Environment::Dev)
+            .err()
+            .expect("must refuse")
+            .to_string()
+            .contains("OTTSONLY_MSG91_TEMPLATE_ID")
     );
     // Production wants https and a template with the code.
     let s = settings(&[

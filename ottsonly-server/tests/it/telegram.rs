@@ -11,12 +11,12 @@ use ottsonly_core::testing::TestStore;
 use ottsonly_core::testing::harness::Harness;
 use ottsonly_core::wallet::ConfirmedVia;
 use ottsonly_core::{Error, Money, Role};
-use ottsonly_server::config::{Secret, Settings, Sources};
-use ottsonly_server::integrations::Integrations;
-use ottsonly_server::metrics;
-use ottsonly_server::telegram::TelegramSetup;
+use ottsonly_server::adapters::telegram::TelegramSetup;
+use ottsonly_server::common::metrics;
+use ottsonly_server::frontends::rest::Integrations;
+use ottsonly_server::host::settings::{Settings, Sources};
 use ottsonly_server::{
-    DispatchReport, HttpOptions, TelegramConfig, TelegramDispatcher, build_app, open_store,
+    DispatchReport, HttpOptions, Secret, TelegramConfig, TelegramDispatcher, build_app, open_store,
 };
 use poem::EndpointExt;
 use poem::test::TestClient;
@@ -510,8 +510,9 @@ fn settings(env: &[(&str, &str)]) -> Settings {
 async fn health_says_whether_alerts_are_sent() {
     let h = harness(|_| {}).await;
     let health = |s: Settings| {
-        let setup = TelegramConfig::from_settings(&s);
-        let ep = build_app(h.app.clone(), HttpOptions::default()).data(Integrations::new(&setup, &s));
+        let setup = s.telegram.setup();
+        let ep =
+            build_app(h.app.clone(), HttpOptions::default()).data(Integrations::new(&setup, s.sms.provider));
         async move { into_resp(TestClient::new(ep).get("/health").send().await).await }
     };
     let off = health(settings(&[])).await.expect(200);
@@ -521,7 +522,7 @@ async fn health_says_whether_alerts_are_sent() {
     assert_eq!(off.str("/integrations/otp_sms"), "log");
     let on =
         settings(&[("OTTSONLY_TELEGRAM_BOT_TOKEN", TOKEN), ("OTTSONLY_TELEGRAM_ADMIN_CHAT_IDS", "1,-2")]);
-    assert!(matches!(TelegramConfig::from_settings(&on), TelegramSetup::On(_)));
+    assert!(matches!(on.telegram.setup(), TelegramSetup::On(_)));
     let on = health(on).await.expect(200);
     assert_eq!(on.str("/integrations/telegram_alerts"), "on");
     assert!(on.str("/integrations/telegram_detail").contains("2 admin chat"), "{}", on.text);

@@ -1,5 +1,5 @@
-//! Razorpay: the client (`PaymentGateway` over the REST API: orders, order payments, checkout
-//! signatures) and the webhook endpoint (signature over the raw body, event de-duplication).
+//! The Razorpay client: core's `PaymentGateway` over the REST API (orders, order payments,
+//! checkout signatures).
 //!
 //! Amounts are integers in paise both ways. Every call has a timeout; reads and order creation
 //! are retried on timeouts, connection failures and 5xx (an order created twice is harmless: only
@@ -7,7 +7,6 @@
 
 use async_trait::async_trait;
 use ottsonly_core::Money;
-use ottsonly_core::crypto::verify_hmac_hex;
 use ottsonly_core::payments::{
     GatewayError, GatewayOrder, GatewayOrderRequest, GatewayPayment, PaymentGateway, PaymentStatus,
 };
@@ -53,8 +52,9 @@ struct OrderBody {
     currency: String,
 }
 
+/// A payment as Razorpay writes it (API answers and webhook payloads alike).
 #[derive(Deserialize)]
-struct PaymentBody {
+pub(super) struct PaymentBody {
     id: String,
     #[serde(default)]
     order_id: Option<String>,
@@ -79,7 +79,7 @@ fn payment_status(s: &str) -> PaymentStatus {
 }
 
 impl PaymentBody {
-    fn into_payment(self, fallback_order: &str) -> GatewayPayment {
+    pub(super) fn into_payment(self, fallback_order: &str) -> GatewayPayment {
         GatewayPayment {
             order_id: self.order_id.unwrap_or_else(|| fallback_order.to_string()),
             status: payment_status(&self.status),
@@ -174,11 +174,7 @@ impl PaymentGateway for RazorpayClient {
     }
 
     fn verify_checkout_signature(&self, order_id: &str, payment_id: &str, signature: &str) -> bool {
-        verify_hmac_hex(
-            self.config.key_secret.as_bytes(),
-            &[order_id.as_bytes(), b"|", payment_id.as_bytes()],
-            signature,
-        )
+        super::signature::verify_checkout(self.config.key_secret.as_bytes(), order_id, payment_id, signature)
     }
 
     async fn fetch_order_payments(&self, order_id: &str) -> Result<Vec<GatewayPayment>, GatewayError> {
@@ -188,142 +184,5 @@ impl PaymentGateway for RazorpayClient {
         let url = self.url(&format!("/v1/orders/{order_id}/payments"));
         let list: Collection<PaymentBody> = self.send("fetch order payments", || self.http.get(&url)).await?;
         Ok(list.items.into_iter().map(|p| p.into_payment(order_id)).collect())
-    }
-}
-
-/// What a verified webhook asks us to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WebhookEvent {
-    /// `payment.captured` or `order.paid`: confirm the top-up with this payment.
-    Captured(GatewayPayment),
-    /// Any other event (answered 200 and ignored).
-    Ignored(String),
-}
-
-#[derive(Deserialize)]
-struct Envelope {
-    event: String,
-    #[serde(default)]
-    payload: serde_json::Value,
-}
-
-/// Parses a webhook body (already signature-checked).
-pub fn parse_webhook(raw_body: &[u8]) -> Result<WebhookEvent, String> {
-    let env: Envelope =
-        serde_json::from_slice(raw_body).map_err(|e| format!("malformed webhook body: {e}"))?;
-    match env.event.as_str() {
-        "payment.captured" | "order.paid" => {
-            let entity = env.payload["payment"]["entity"].clone();
-            let order_fallback =
-                env.payload["order"]["entity"]["id"].as_str().unwrap_or_default().to_string();
-            let p: PaymentBody = serde_json::from_value(entity)
-                .map_err(|e| format!("webhook without a payment entity: {e}"))?;
-            let payment = p.into_payment(&order_fallback);
-            if payment.order_id.is_empty() {
-                return Err("webhook payment has no order id".into());
-            }
-            Ok(WebhookEvent::Captured(payment))
-        }
-        other => Ok(WebhookEvent::Ignored(other.to_string())),
-    }
-}
-
-/// `POST /webhooks/razorpay`: verifies the signature over the raw body, de-duplicates on
-/// `x-razorpay-event-id`, and hands captured payments to core's one credit path. Answers 200 for
-/// every event it has finished with (credited, duplicate, ignored, mismatch — the gateway must
-/// stop retrying those), 400 for a bad signature or body, 503 when payments are off or the
-/// store is unavailable (so the gateway retries later).
-pub mod webhook {
-    use super::{WebhookEvent, parse_webhook};
-    use crate::error::envelope_response;
-    use ottsonly_core::Ottsonly;
-    use ottsonly_core::crypto::verify_hmac_hex;
-    use ottsonly_core::wallet::{EventOutcome, GatewayEvent};
-    use poem::http::StatusCode;
-    use poem::{Body, Request, Response};
-
-    pub const SOURCE: &str = "razorpay";
-
-    /// The webhook secret, or `None` when payments are off.
-    #[derive(Clone)]
-    pub struct RazorpayWebhook {
-        pub app: Ottsonly,
-        pub secret: Option<crate::config::Secret>,
-    }
-
-    impl RazorpayWebhook {
-        pub async fn handle(&self, req: &Request, body: Body) -> Response {
-            let Some(secret) = &self.secret else {
-                return envelope_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "payments_not_configured",
-                    "payments are not configured",
-                    None,
-                );
-            };
-            let raw = match body.into_bytes().await {
-                Ok(b) => b,
-                Err(_) => {
-                    return envelope_response(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_body",
-                        "unreadable request body",
-                        None,
-                    );
-                }
-            };
-            // HMAC-SHA256 of the raw body as received (never a re-serialised one), constant time.
-            let signature = req.header("x-razorpay-signature").unwrap_or_default();
-            if !verify_hmac_hex(secret.expose().as_bytes(), &[&raw], signature) {
-                tracing::warn!("razorpay webhook with a bad signature refused");
-                return envelope_response(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_signature",
-                    "webhook signature is invalid",
-                    None,
-                );
-            }
-            let event = match parse_webhook(&raw) {
-                Ok(WebhookEvent::Captured(p)) => GatewayEvent::PaymentCaptured(p),
-                Ok(WebhookEvent::Ignored(name)) => GatewayEvent::Other(name),
-                Err(e) => return envelope_response(StatusCode::BAD_REQUEST, "invalid_body", &e, None),
-            };
-            let event_id = req.header("x-razorpay-event-id").filter(|s| !s.is_empty());
-            match self.app.wallet().handle_gateway_event(SOURCE, event_id, event).await {
-                Ok(outcome) => {
-                    let status = match &outcome {
-                        EventOutcome::Credited(c) => {
-                            crate::metrics::record_topup(c.credited.paise());
-                            "credited"
-                        }
-                        EventOutcome::AlreadyCredited => "already_credited",
-                        EventOutcome::Duplicate => "duplicate",
-                        EventOutcome::Ignored => "ignored",
-                        EventOutcome::Mismatch => "amount_mismatch",
-                        EventOutcome::UnknownOrder => "unknown_order",
-                    };
-                    tracing::info!(event_id, status, "razorpay webhook handled");
-                    Response::builder()
-                        .status(StatusCode::OK)
-                        .content_type("application/json")
-                        .body(serde_json::json!({ "status": status }).to_string())
-                }
-                Err(e) => {
-                    let kind = e.kind();
-                    tracing::error!(event_id, error = %crate::error::error_chain(&e), "razorpay webhook failed; the gateway will retry");
-                    match kind {
-                        ottsonly_core::ErrorKind::InvalidInput => {
-                            envelope_response(StatusCode::BAD_REQUEST, e.code(), &e.to_string(), None)
-                        }
-                        _ => envelope_response(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "unavailable",
-                            "try again later",
-                            None,
-                        ),
-                    }
-                }
-            }
-        }
     }
 }

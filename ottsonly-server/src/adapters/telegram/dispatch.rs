@@ -1,28 +1,17 @@
-//! Admin alerts to Telegram: [`TelegramDispatcher`] drains core's outbox into the admin chats.
-//!
-//! Core writes an alert in the same unit of work as its cause (a purchase that rolls back writes
-//! none). The dispatcher claims due alerts with a lease, so two server instances never hold the
-//! same alert at once; sends each to every configured admin chat with teloxide; marks it
-//! delivered; and on failure hands it back to core, which retries it with exponential backoff and
-//! parks it as failed after `outbox.max_attempts`. A 429 from the Bot API pauses all sending for
-//! the `retry_after` it names, and the alert is retried after that long. Sending is paced under
-//! Telegram's limits (one message per second per chat, one per three seconds per group, 30 per
-//! second overall). An alert claimed by a process that died is claimed again when its lease ends,
-//! so a restart loses nothing.
-//!
-//! Messages are plain text (no parse mode), so nothing in them needs escaping; core's
-//! [`AdminAlert::text`] renders them with phones already masked.
+//! [`TelegramDispatcher`]: drains core's outbox into the admin chats (see [`super`] for
+//! leases, retries and pacing).
 //!
 //! The bot token is a secret: it is part of every Bot API URL, and teloxide's network errors
 //! quote the URL, so every error is passed through [`TelegramDispatcher::sanitize`] before it is
 //! logged or stored as the alert's `last_error`.
 
-use crate::config::{Environment, Secret, Settings};
-use crate::metrics;
+use super::config::TelegramConfig;
+use super::render::render;
+use crate::common::{error_chain, metrics};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use ottsonly_core::Ottsonly;
 use ottsonly_core::model::OutboxStatus;
-use ottsonly_core::outbox::{AdminAlert, ClaimedAlert};
+use ottsonly_core::outbox::ClaimedAlert;
 use reqwest012 as reqwest;
 use std::collections::HashMap;
 use std::future::Future;
@@ -34,143 +23,9 @@ use teloxide::requests::{Request, Requester};
 use teloxide::types::ChatId;
 use teloxide::{ApiError, Bot, RequestError};
 use tokio::time::Instant;
-use url::Url;
 
-/// The public Bot API.
-pub const TELEGRAM_API_URL: &str = "https://api.telegram.org";
-/// Telegram's limit on the text of one message.
-pub const MESSAGE_MAX_CHARS: usize = 4096;
 /// Partially delivered alerts remembered per dispatcher (see [`TelegramDispatcher`]).
 const MEMO_MAX: usize = 10_000;
-
-/// How the dispatcher talks to Telegram. [`TelegramConfig::new`] has production defaults.
-#[derive(Clone)]
-pub struct TelegramConfig {
-    pub bot_token: Secret,
-    /// Every alert goes to each of these chats (private chats are positive, groups negative).
-    pub admin_chat_ids: Vec<i64>,
-    /// Bot API base; requests go to `{api_url}/bot{token}/SendMessage`.
-    pub api_url: Url,
-    /// Pause between two looks at the outbox when nothing was due.
-    pub poll_interval: Duration,
-    /// Most alerts claimed at once (fewer when the lease would not cover sending them).
-    pub batch_size: u32,
-    /// Longest one Bot API call may take (teloxide waits 10 s after a 5xx before reporting it,
-    /// so keep this above that in production).
-    pub request_timeout: Duration,
-    /// Smallest gap between two messages to one private chat.
-    pub per_chat_interval: Duration,
-    /// Smallest gap between two messages to one group or channel (negative chat id).
-    pub per_group_interval: Duration,
-    /// Messages per second over all chats.
-    pub overall_per_second: u32,
-    /// The lease owner written on claimed alerts; unique per dispatcher.
-    pub owner: String,
-}
-
-impl std::fmt::Debug for TelegramConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TelegramConfig")
-            .field("bot_token", &self.bot_token)
-            .field("admin_chat_ids", &self.admin_chat_ids)
-            .field("api_url", &self.api_url.as_str())
-            .field("poll_interval", &self.poll_interval)
-            .field("batch_size", &self.batch_size)
-            .field("request_timeout", &self.request_timeout)
-            .field("per_chat_interval", &self.per_chat_interval)
-            .field("per_group_interval", &self.per_group_interval)
-            .field("overall_per_second", &self.overall_per_second)
-            .field("owner", &self.owner)
-            .finish()
-    }
-}
-
-impl TelegramConfig {
-    /// The public Bot API, polled every 2 s, within Telegram's documented limits.
-    pub fn new(bot_token: Secret, admin_chat_ids: Vec<i64>) -> Self {
-        TelegramConfig {
-            bot_token,
-            admin_chat_ids,
-            api_url: Url::parse(TELEGRAM_API_URL).expect("valid constant URL"),
-            poll_interval: Duration::from_secs(2),
-            batch_size: 20,
-            request_timeout: Duration::from_secs(20),
-            per_chat_interval: Duration::from_secs(1),
-            per_group_interval: Duration::from_secs(3),
-            overall_per_second: 30,
-            owner: format!("telegram:{}", uuid::Uuid::new_v4()),
-        }
-    }
-
-    /// What the settings ask for: a dispatcher, or why there is none.
-    pub fn from_settings(settings: &Settings) -> TelegramSetup {
-        let Some(token) = &settings.telegram_bot_token else {
-            return TelegramSetup::Off(
-                "OTTSONLY_TELEGRAM_BOT_TOKEN is not set: admin alerts stay queued in the outbox".into(),
-            );
-        };
-        if settings.telegram_admin_chat_ids.is_empty() {
-            return TelegramSetup::Off(
-                "OTTSONLY_TELEGRAM_ADMIN_CHAT_IDS is empty: admin alerts stay queued in the outbox".into(),
-            );
-        }
-        let api_url = match api_url(settings) {
-            Ok(u) => u,
-            Err(e) => return TelegramSetup::Off(format!("{e}: admin alerts stay queued in the outbox")),
-        };
-        let mut config = TelegramConfig::new(token.clone(), settings.telegram_admin_chat_ids.clone());
-        config.api_url = api_url;
-        config.poll_interval = Duration::from_millis(settings.telegram_poll_interval_ms.max(10));
-        TelegramSetup::On(Box::new(config))
-    }
-}
-
-/// The dispatcher the settings ask for.
-#[derive(Debug, Clone)]
-pub enum TelegramSetup {
-    On(Box<TelegramConfig>),
-    /// Alerts stay in the outbox; the reason says why (and names the setting).
-    Off(String),
-}
-
-fn api_url(settings: &Settings) -> Result<Url, String> {
-    let raw = settings.telegram_api_url.as_deref().unwrap_or(TELEGRAM_API_URL);
-    match Url::parse(raw) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base() => Ok(u),
-        _ => Err(format!("OTTSONLY_TELEGRAM_API_URL `{raw}` is not an http(s) URL")),
-    }
-}
-
-/// Problems with the Telegram settings (reported by [`Settings::problems`]).
-pub fn problems(settings: &Settings) -> Vec<String> {
-    let mut out = Vec::new();
-    if settings.telegram_bot_token.is_some() == settings.telegram_admin_chat_ids.is_empty() {
-        out.push(
-            "Telegram is half configured: set both OTTSONLY_TELEGRAM_BOT_TOKEN and OTTSONLY_TELEGRAM_ADMIN_CHAT_IDS, or neither"
-                .into(),
-        );
-    }
-    match api_url(settings) {
-        Err(e) => out.push(e),
-        Ok(u) if settings.env == Environment::Production && u.scheme() != "https" => {
-            out.push("OTTSONLY_TELEGRAM_API_URL must be https in production".into());
-        }
-        Ok(_) => {}
-    }
-    out
-}
-
-/// An alert as the admins read it: core's plain text, cut to Telegram's limit. Sent without a
-/// parse mode, so no part of it is interpreted as markup.
-pub fn render(alert: &AdminAlert) -> String {
-    let text = alert.text();
-    if text.chars().count() <= MESSAGE_MAX_CHARS {
-        return text;
-    }
-    let mut cut: String = text.chars().take(MESSAGE_MAX_CHARS - 1).collect();
-    cut.push('…');
-    cut
-}
 
 /// What one [`TelegramDispatcher::run_once`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -449,7 +304,7 @@ impl TelegramDispatcher {
             RequestError::Network(net) => {
                 SendFailure::Transport(self.sanitize(&format!(
                     "Telegram network error: {}",
-                    crate::error::error_chain(net.as_ref())
+                    error_chain(net.as_ref())
                 )))
             }
             // Not the Bot API's JSON (a proxy's error page, a 5xx): the raw body is not kept.
@@ -536,7 +391,7 @@ impl TelegramDispatcher {
                 None => {
                     self.stop();
                     if let Err(e) = pass.await {
-                        tracing::warn!(error = %crate::error::error_chain(&e), "alert dispatch pass failed at shutdown");
+                        tracing::warn!(error = %error_chain(&e), "alert dispatch pass failed at shutdown");
                     }
                     break;
                 }
@@ -555,7 +410,7 @@ impl TelegramDispatcher {
                 }
                 Err(e) => {
                     store_failures = store_failures.saturating_add(1);
-                    tracing::warn!(error = %crate::error::error_chain(&e), "alert dispatch pass failed");
+                    tracing::warn!(error = %error_chain(&e), "alert dispatch pass failed");
                     (self.config.poll_interval * 2u32.saturating_pow(store_failures.min(5)))
                         .min(Duration::from_secs(60))
                 }
@@ -607,12 +462,6 @@ fn redact_bot_tokens(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Sources;
-
-    fn settings(env: &[(&str, &str)]) -> anyhow::Result<Settings> {
-        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Settings::load(&Sources { config_file: None, env, working_dir: None })
-    }
 
     #[test]
     fn tokens_are_redacted_from_error_text() {
@@ -624,63 +473,5 @@ mod tests {
         );
         assert_eq!(redact_bot_tokens("robot 12: bot: bot1 bot2:"), "robot 12: bot: bot1 bot2:");
         assert_eq!(redact_bot_tokens("bot1:a"), "bot<token>");
-    }
-
-    #[test]
-    fn chat_ids_parse_from_the_environment() {
-        let s = settings(&[("OTTSONLY_TELEGRAM_ADMIN_CHAT_IDS", "42, -1001234567890,42")]).unwrap();
-        assert_eq!(s.telegram_admin_chat_ids, [42, -1001234567890]);
-        let s = settings(&[("OTTSONLY_TELEGRAM_ADMIN_CHAT_IDS", "42")]).unwrap();
-        assert_eq!(s.telegram_admin_chat_ids, [42]);
-        let err = settings(&[("OTTSONLY_TELEGRAM_ADMIN_CHAT_IDS", "42,@admins")]).unwrap_err().to_string();
-        assert!(err.contains("@admins"), "{err}");
-    }
-
-    #[test]
-    fn setup_needs_a_token_and_chats() {
-        let off = |env: &[(&str, &str)]| match TelegramConfig::from_settings(&settings(env).unwrap()) {
-            TelegramSetup::Off(why) => why,
-            TelegramSetup::On(c) => panic!("expected off: {c:?}"),
-        };
-        assert!(off(&[]).contains("OTTSONLY_TELEGRAM_BOT_TOKEN"));
-        assert!(off(&[("OTTSONLY_TELEGRAM_BOT_TOKEN", "1:x")]).contains("OTTSONLY_TELEGRAM_ADMIN_CHAT_IDS"));
-        let env = [
-            ("OTTSONLY_TELEGRAM_BOT_TOKEN", "123:secret-token"),
-            ("OTTSONLY_TELEGRAM_ADMIN_CHAT_IDS", "7"),
-            ("OTTSONLY_TELEGRAM_API_URL", "http://127.0.0.1:9/tg"),
-            ("OTTSONLY_TELEGRAM_POLL_INTERVAL_MS", "250"),
-        ];
-        let TelegramSetup::On(c) = TelegramConfig::from_settings(&settings(&env).unwrap()) else {
-            panic!("expected on")
-        };
-        assert_eq!(c.admin_chat_ids, [7]);
-        assert_eq!(c.api_url.as_str(), "http://127.0.0.1:9/tg");
-        assert_eq!(c.poll_interval, Duration::from_millis(250));
-        assert!(!format!("{c:?}").contains("secret-token"));
-    }
-
-    #[test]
-    fn half_set_or_insecure_settings_are_problems() {
-        let p = problems(&settings(&[("OTTSONLY_TELEGRAM_BOT_TOKEN", "1:x")]).unwrap());
-        assert!(p.iter().any(|p| p.contains("half configured")), "{p:?}");
-        let p = problems(&settings(&[("OTTSONLY_TELEGRAM_ADMIN_CHAT_IDS", "1")]).unwrap());
-        assert!(p.iter().any(|p| p.contains("half configured")), "{p:?}");
-        let ok = [("OTTSONLY_TELEGRAM_BOT_TOKEN", "1:x"), ("OTTSONLY_TELEGRAM_ADMIN_CHAT_IDS", "1")];
-        assert!(problems(&settings(&ok).unwrap()).is_empty());
-        assert!(problems(&settings(&[]).unwrap()).is_empty());
-        let mut prod = ok.to_vec();
-        prod.extend([("OTTSONLY_ENV", "production"), ("OTTSONLY_TELEGRAM_API_URL", "http://tg.example")]);
-        let p = problems(&settings(&prod).unwrap());
-        assert!(p.iter().any(|p| p.contains("https")), "{p:?}");
-        let p = problems(&settings(&[("OTTSONLY_TELEGRAM_API_URL", "not a url")]).unwrap());
-        assert!(p.iter().any(|p| p.contains("OTTSONLY_TELEGRAM_API_URL")), "{p:?}");
-    }
-
-    #[test]
-    fn long_alerts_are_cut_to_the_telegram_limit() {
-        let alert = AdminAlert::LowStock { product_id: "p".into(), product_name: "x".repeat(5000), stock: 1 };
-        let text = render(&alert);
-        assert_eq!(text.chars().count(), MESSAGE_MAX_CHARS);
-        assert!(text.ends_with('…'));
     }
 }

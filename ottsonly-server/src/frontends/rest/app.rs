@@ -1,10 +1,10 @@
 //! Assembling the HTTP application: API, docs, spec and middleware. `main` and the tests share
 //! [`build_app`], so the tests exercise exactly what is served.
 
-use crate::api::{self, State};
-use crate::http::{self, BodyLimits, RouteLabels};
-use crate::metrics::Metrics;
-use crate::ratelimit::IpRateLimiter;
+use crate::common::metrics::Metrics;
+use crate::frontends::rest::api::{self, State};
+use crate::frontends::rest::http::{self, BodyLimits, RouteLabels};
+use crate::frontends::rest::ratelimit::IpRateLimiter;
 use ottsonly_core::Ottsonly;
 use poem::endpoint::BoxEndpoint;
 use poem::http::Method;
@@ -22,7 +22,7 @@ pub struct HttpOptions {
     pub cors_origins: Vec<String>,
     pub body_limits: BodyLimits,
     /// Secret of the Razorpay webhook; without it `/webhooks/razorpay` answers 503.
-    pub razorpay_webhook_secret: Option<crate::config::Secret>,
+    pub razorpay_webhook_secret: Option<crate::common::secret::Secret>,
 }
 
 impl Default for HttpOptions {
@@ -86,7 +86,7 @@ pub fn build_app(app: Ottsonly, options: HttpOptions) -> BoxEndpoint<'static, Re
         .nest("/docs", docs)
         .at("/openapi.json", spec)
         // Outside the OpenAPI operations: the signature covers the raw body, which must reach
-        // the handler untouched (see `razorpay::webhook`).
+        // the handler untouched (see `webhook`).
         .at(
             "/webhooks/razorpay",
             poem::post(razorpay_webhook(app.clone(), options.razorpay_webhook_secret.clone())),
@@ -108,9 +108,9 @@ pub fn build_app(app: Ottsonly, options: HttpOptions) -> BoxEndpoint<'static, Re
 
 fn razorpay_webhook(
     app: Ottsonly,
-    secret: Option<crate::config::Secret>,
+    secret: Option<crate::common::secret::Secret>,
 ) -> impl poem::Endpoint<Output = Response> {
-    let hook = Arc::new(crate::razorpay::webhook::RazorpayWebhook { app, secret });
+    let hook = Arc::new(super::webhook::RazorpayWebhook { app, secret });
     poem::endpoint::make(move |req: poem::Request| {
         let hook = hook.clone();
         async move {

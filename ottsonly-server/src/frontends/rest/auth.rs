@@ -21,7 +21,7 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Actor> {
         poem::Error::from_string("application state missing", StatusCode::INTERNAL_SERVER_ERROR)
     })?;
     app.auth().authenticate(&bearer.token).await.map_err(|e| {
-        let status = crate::error::ApiError::from_core(&e).status();
+        let status = crate::frontends::rest::error::ApiError::from_core(&e).status();
         // Keeps the core error so the envelope carries its code (invalid_token, token_expired,
         // user_blocked).
         poem::Error::new(e, status)

@@ -1,7 +1,7 @@
 //! Request and response bodies: server types converted from and to core's, so the wire format
 //! is decided here (amounts as integer `*_paise`, ids as strings, times as RFC 3339 UTC).
 
-use crate::error::ApiError;
+use crate::frontends::rest::error::ApiError;
 use chrono::{DateTime, SecondsFormat, Utc};
 use ottsonly_core::crypto::Credentials;
 use ottsonly_core::model as m;

@@ -6,6 +6,7 @@
 //! Status rule: anything wrong with what the client sent (malformed JSON, wrong types, unknown
 //! enum values, values core rejects) is 400; 422 is not used.
 
+use crate::common::error_chain;
 use ottsonly_core::{Error as CoreError, ErrorKind};
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
@@ -225,18 +226,6 @@ pub fn envelope_response(
     // Statuses no operation declares (405, 411, ...) keep their own status with the same body.
     resp.set_status(status);
     resp
-}
-
-/// "outer: inner: innermost", for logs.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
 }
 
 /// An operation's success response, or an error produced while parsing its arguments.

@@ -2,9 +2,8 @@
 //! `GET /health`. `serve` attaches an [`Integrations`] to every request; an app built without it
 //! (tests, embedders) reports none.
 
-use crate::config::Settings;
-use crate::sms::SmsProvider;
-use crate::telegram::TelegramSetup;
+use crate::adapters::sms::SmsProvider;
+use crate::adapters::telegram::TelegramSetup;
 use poem_openapi::Object;
 
 /// Set once at startup by `serve`.
@@ -16,12 +15,12 @@ pub struct Integrations {
 }
 
 impl Integrations {
-    pub fn new(telegram: &TelegramSetup, settings: &Settings) -> Self {
+    pub fn new(telegram: &TelegramSetup, otp_sms: SmsProvider) -> Self {
         let (telegram_alerts, telegram_detail) = match telegram {
             TelegramSetup::On(c) => (true, format!("sending to {} admin chat(s)", c.admin_chat_ids.len())),
             TelegramSetup::Off(why) => (false, why.clone()),
         };
-        Integrations { telegram_alerts, telegram_detail, otp_sms: settings.sms_provider }
+        Integrations { telegram_alerts, telegram_detail, otp_sms }
     }
 
     pub fn health(&self) -> IntegrationsHealth {

@@ -2,8 +2,8 @@
 //! metrics (outermost), the error envelope for everything the framework answers on its own,
 //! and request body limits.
 
-use crate::error::{envelope_response, framework_code};
-use crate::metrics;
+use crate::common::metrics;
+use crate::frontends::rest::error::{envelope_response, framework_code};
 use poem::PathPattern;
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{Body, Endpoint, IntoResponse, Request, Response, Result};

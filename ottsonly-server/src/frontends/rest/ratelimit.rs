@@ -1,7 +1,7 @@
 //! Per-client-IP rate limits on the login endpoints, in front of core's per-phone limits: one
 //! address cannot walk through many phone numbers.
 
-use crate::error::ApiError;
+use crate::frontends::rest::error::ApiError;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use poem::Addr;

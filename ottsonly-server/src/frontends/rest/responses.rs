@@ -1,6 +1,6 @@
 //! Success responses other than a plain 200 with JSON.
 
-use crate::dto::{Product, Purchase};
+use crate::frontends::rest::dto::{Product, Purchase};
 use poem_openapi::ApiResponse;
 use poem_openapi::payload::Json;
 

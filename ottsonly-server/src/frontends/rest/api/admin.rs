@@ -1,7 +1,7 @@
 use super::{ApiTags, State, page};
-use crate::auth::BearerAuth;
-use crate::dto::{OutboxPage, OutboxStatus};
-use crate::error::{ApiResult, ok};
+use crate::frontends::rest::auth::BearerAuth;
+use crate::frontends::rest::dto::{OutboxPage, OutboxStatus};
+use crate::frontends::rest::error::{ApiResult, ok};
 use ottsonly_core::{Error as CoreError, Role};
 use poem_openapi::OpenApi;
 use poem_openapi::param::Query;

@@ -1,8 +1,8 @@
 use super::{ApiTags, State};
-use crate::auth::BearerAuth;
-use crate::dto::{LoginRequest, OtpChallenge, RefreshRequest, Session, VerifyRequest};
-use crate::error::{ApiError, ApiResult, ok};
-use crate::responses::NoContent;
+use crate::frontends::rest::auth::BearerAuth;
+use crate::frontends::rest::dto::{LoginRequest, OtpChallenge, RefreshRequest, Session, VerifyRequest};
+use crate::frontends::rest::error::{ApiError, ApiResult, ok};
+use crate::frontends::rest::responses::NoContent;
 use poem::web::RemoteAddr;
 use poem_openapi::OpenApi;
 use poem_openapi::payload::Json;

@@ -1,10 +1,10 @@
 use super::{ApiTags, State, page};
-use crate::auth::{BearerAuth, MaybeAuth};
-use crate::dto::{
+use crate::frontends::rest::auth::{BearerAuth, MaybeAuth};
+use crate::frontends::rest::dto::{
     CredentialImport, CredentialImportResult, NewProduct, Product, ProductPage, ProductPatch, StockRequest,
 };
-use crate::error::{ApiError, ApiResult, ok};
-use crate::responses::ProductCreated;
+use crate::frontends::rest::error::{ApiError, ApiResult, ok};
+use crate::frontends::rest::responses::ProductCreated;
 use ottsonly_core::ProductId;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};

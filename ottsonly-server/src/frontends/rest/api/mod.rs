@@ -11,8 +11,8 @@ pub mod subscriptions;
 pub mod users;
 pub mod wallet;
 
-use crate::metrics::Metrics;
-use crate::ratelimit::IpRateLimiter;
+use crate::common::metrics::Metrics;
+use crate::frontends::rest::ratelimit::IpRateLimiter;
 use ottsonly_core::Ottsonly;
 use ottsonly_core::model::PageRequest;
 use poem_openapi::Tags;

@@ -1,8 +1,8 @@
 use super::{ApiTags, State, page};
-use crate::auth::BearerAuth;
-use crate::dto::{Broadcast, BroadcastRequest, MarkedRead, NotificationPage, UnreadCount};
-use crate::error::{ApiResult, ok};
-use crate::responses::NoContent;
+use crate::frontends::rest::auth::BearerAuth;
+use crate::frontends::rest::dto::{Broadcast, BroadcastRequest, MarkedRead, NotificationPage, UnreadCount};
+use crate::frontends::rest::error::{ApiResult, ok};
+use crate::frontends::rest::responses::NoContent;
 use ottsonly_core::NotificationId;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};

@@ -1,7 +1,7 @@
 use super::{ApiTags, State};
-use crate::dto::Health;
-use crate::error::{ApiError, ApiResult, ok};
-use crate::integrations::{HealthDetail, Integrations};
+use crate::frontends::rest::dto::Health;
+use crate::frontends::rest::error::{ApiError, ApiResult, ok};
+use crate::frontends::rest::health::{HealthDetail, Integrations};
 use poem::http::StatusCode;
 use poem_openapi::OpenApi;
 use poem_openapi::payload::{Json, PlainText};
@@ -26,7 +26,7 @@ impl OpsApi {
         match self.0.app.store().ping().await {
             Ok(()) => ok(Health { status: "ready".into() }),
             Err(e) => {
-                tracing::warn!(error = %crate::error::error_chain(&e), "readiness check failed");
+                tracing::warn!(error = %crate::common::error_chain(&e), "readiness check failed");
                 Err(ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "not_ready",

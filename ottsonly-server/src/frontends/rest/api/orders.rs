@@ -1,9 +1,9 @@
 use super::{ApiTags, State, page};
-use crate::auth::BearerAuth;
-use crate::dto::{NewOrder, Order, OrderPage, OrderStatus, Refund, RefundRequest};
-use crate::error::{ApiResult, ok};
-use crate::metrics;
-use crate::responses::PurchaseResponse;
+use crate::common::metrics;
+use crate::frontends::rest::auth::BearerAuth;
+use crate::frontends::rest::dto::{NewOrder, Order, OrderPage, OrderStatus, Refund, RefundRequest};
+use crate::frontends::rest::error::{ApiResult, ok};
+use crate::frontends::rest::responses::PurchaseResponse;
 use ottsonly_core::model::OrderFilter;
 use ottsonly_core::{OrderId, ProductId, UserId};
 use poem_openapi::OpenApi;

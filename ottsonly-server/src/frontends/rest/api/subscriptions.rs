@@ -1,7 +1,9 @@
 use super::{ApiTags, State, page};
-use crate::auth::BearerAuth;
-use crate::dto::{CredentialsBody, ReasonRequest, Subscription, SubscriptionPage, SubscriptionStatus};
-use crate::error::{ApiResult, ok};
+use crate::frontends::rest::auth::BearerAuth;
+use crate::frontends::rest::dto::{
+    CredentialsBody, ReasonRequest, Subscription, SubscriptionPage, SubscriptionStatus,
+};
+use crate::frontends::rest::error::{ApiResult, ok};
 use ottsonly_core::model::SubscriptionFilter;
 use ottsonly_core::{ProductId, SubscriptionId, UserId};
 use poem_openapi::OpenApi;

@@ -1,7 +1,9 @@
 use super::{ApiTags, State, page};
-use crate::auth::BearerAuth;
-use crate::dto::{LedgerPage, ProfilePatch, ReasonRequest, Role, RoleRequest, User, UserPage};
-use crate::error::{ApiResult, ok};
+use crate::frontends::rest::auth::BearerAuth;
+use crate::frontends::rest::dto::{
+    LedgerPage, ProfilePatch, ReasonRequest, Role, RoleRequest, User, UserPage,
+};
+use crate::frontends::rest::error::{ApiResult, ok};
 use ottsonly_core::UserId;
 use ottsonly_core::users::ProfilePatch as CorePatch;
 use poem_openapi::OpenApi;

@@ -1,11 +1,11 @@
 use super::{ApiTags, State, page};
-use crate::auth::BearerAuth;
-use crate::dto::{
+use crate::common::metrics;
+use crate::frontends::rest::auth::BearerAuth;
+use crate::frontends::rest::dto::{
     AddMoneyRequest, AdjustRequest, Balance, Direction, LedgerEntry, LedgerPage, TopUpCredit, TopUpIntent,
     VerifyPaymentRequest, money,
 };
-use crate::error::{ApiResult, ok};
-use crate::metrics;
+use crate::frontends::rest::error::{ApiResult, ok};
 use ottsonly_core::UserId;
 use ottsonly_core::wallet::Adjustment;
 use poem_openapi::OpenApi;

@@ -1,4 +1,5 @@
-//! In-process tests of the HTTP API: the real application over a temp-file SQLite store.
+//! Tests of the server: the HTTP API in process (the real application over a temp-file SQLite
+//! store, or the MongoDB test server), the binary's CLI, and the real binary end to end (`e2e`).
 
 mod support;
 
@@ -6,6 +7,7 @@ mod admin;
 mod auth;
 mod catalog;
 mod cli;
+mod e2e;
 mod errors;
 mod fakes;
 mod matrix;

@@ -1,15 +1,9 @@
-//! End to end: the real `ottsonly-server` binary on a loopback port over a temp SQLite file,
-//! driven over HTTP, with its CLI run against the same database.
-//!
-//! This package cannot use `CARGO_BIN_EXE_*` for another package's binary, so the test asks
-//! cargo to build it and reads the executable's path from cargo's JSON messages. Every wait is
-//! bounded and the server is stopped (SIGTERM, then kill) whatever happens.
+//! End to end: the real `ottsonly-server` binary (cargo builds it for this test) on a loopback
+//! port over a temp SQLite file (or the MongoDB test server), driven over HTTP, with its CLI run
+//! against the same database. Every wait is bounded and the server is stopped (SIGTERM, then
+//! kill) whatever happens.
 
-// The loopback fake Bot API of the server's own tests (tokio and serde_json only).
-#[path = "../ottsonly-server/tests/it/fakes.rs"]
-mod fakes;
-
-use ottsonly_server::testkit::reqwest;
+use crate::fakes;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -22,8 +16,6 @@ const ADMIN_PHONE: &str = "+919999900102";
 const CODE: &str = "123456";
 const BOT_TOKEN: &str = "424242:e2e-bot-token";
 const ADMIN_CHAT: i64 = 777;
-/// A cold build of the server on a 2-core machine takes minutes.
-const BUILD_TIMEOUT: Duration = Duration::from_secs(25 * 60);
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 const CLI_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -44,35 +36,9 @@ fn wait_bounded(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     }
 }
 
-/// Builds the server binary (same profile as this test) and returns its path.
+/// The server binary cargo built for this package's tests.
 fn server_binary() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "-p", "ottsonly-server", "--bin", "ottsonly-server", "--message-format=json"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    if !cfg!(debug_assertions) {
-        cmd.arg("--release");
-    }
-    let mut child = cmd.spawn().expect("run cargo build");
-    let mut stdout = child.stdout.take().expect("stdout");
-    // Drained on a thread so cargo never blocks on a full pipe while we wait with a deadline.
-    let reader = std::thread::spawn(move || {
-        let mut out = String::new();
-        let _ = stdout.read_to_string(&mut out);
-        out
-    });
-    let status = wait_bounded(&mut child, BUILD_TIMEOUT).expect("cargo build timed out");
-    let out = reader.join().expect("reader");
-    assert!(status.success(), "cargo build of ottsonly-server failed");
-    out.lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "ottsonly-server")
-        .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .next_back()
-        .expect("cargo reported no ottsonly-server executable")
+    PathBuf::from(env!("CARGO_BIN_EXE_ottsonly-server"))
 }
 
 /// A command for the binary with only our configuration: inherited `OTTSONLY_*` variables are
@@ -236,12 +202,7 @@ fn real_binary_serves_a_full_purchase_and_refund() {
 /// `scripts/mongo-test-server.sh`; skipped without it outside CI, a failure under CI).
 #[test]
 fn real_binary_on_mongodb_serves_a_full_purchase_and_refund() {
-    let Some(uri) = ottsonly_core::testing::service_env(
-        "OTTSONLY_TEST_MONGO_URI",
-        "run the tests through scripts/mongo-test-server.sh",
-    ) else {
-        return;
-    };
+    let Some(uri) = crate::mongo::server_uri() else { return };
     let db_url =
         ottsonly_store_mongo::uri_with_database(&uri, &format!("ottsonly_e2e_{}", std::process::id()));
     let dir = tempfile::tempdir().expect("tempdir");

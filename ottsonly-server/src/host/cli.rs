@@ -5,12 +5,14 @@ use super::bootstrap::open_core;
 use super::import;
 use super::settings::{Environment, Secret, Settings, Sources};
 use super::telemetry::{self, LogTarget};
+use crate::common::audit::{AuditQuery, list_audit};
 use crate::frontends::rest::spec_json;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use ottsonly_core::catalog::CREDENTIAL_IMPORT_MAX;
 use ottsonly_core::config::JWT_SECRET_MIN_BYTES;
-use ottsonly_core::{Actor, ProductId, Role};
+use ottsonly_core::model::{AuditEntry, Page, PageRequest};
+use ottsonly_core::{Actor, ProductId, Role, UserId};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -47,6 +49,42 @@ pub enum Command {
     /// Payment operations.
     #[command(subcommand)]
     Payments(PaymentsCommand),
+    /// The audit log of admin actions.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print audit entries, newest first; every filter given must match exactly.
+    List {
+        /// Who acted: a user id, or `system` (this command line).
+        #[arg(long)]
+        actor: Option<String>,
+        /// `user`, `product`, `order`, `subscription`, `broadcast` or `topup`.
+        #[arg(long)]
+        target_type: Option<String>,
+        #[arg(long)]
+        target_id: Option<String>,
+        /// e.g. `order.refund`, `wallet.adjust`, `user.set_role`.
+        #[arg(long)]
+        action: Option<String>,
+        /// Entries per page (at most 200).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Start after this entry: the `next cursor` printed by an earlier call.
+        #[arg(long)]
+        cursor: Option<String>,
+        /// `json`: one JSON object per line; `table`: aligned columns.
+        #[arg(long, value_enum, default_value_t = AuditFormat::Json)]
+        format: AuditFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    Json,
+    Table,
 }
 
 #[derive(Debug, Subcommand)]
@@ -192,6 +230,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 &json!({ "checked": r.checked, "credited": r.credited, "expired": r.expired, "errors": r.errors }),
             )
         }
+        Command::Audit(AuditCommand::List {
+            actor,
+            target_type,
+            target_id,
+            action,
+            limit,
+            cursor,
+            format,
+        }) => {
+            settings.validate()?;
+            let app = open_core(&settings).await?;
+            let query =
+                AuditQuery { actor_id: actor.map(UserId::from_string), target_type, target_id, action };
+            let page = PageRequest { limit: Some(limit), cursor };
+            let page = list_audit(&app, &Actor::system(app.now()), &query, &page).await?;
+            print_audit(&page, format)
+        }
         Command::Subscriptions(SubscriptionsCommand::Sweep) => {
             settings.validate()?;
             let app = open_core(&settings).await?;
@@ -207,5 +262,51 @@ fn read(file: &PathBuf) -> anyhow::Result<String> {
 
 fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+/// JSON lines on stdout (one entry each) or a table; the cursor of the next page, if any, goes to
+/// stderr so that stdout stays one format.
+fn print_audit(page: &Page<AuditEntry>, format: AuditFormat) -> anyhow::Result<()> {
+    match format {
+        AuditFormat::Json => {
+            for e in &page.items {
+                let line = json!({
+                    "id": e.id, "created_at": e.created_at, "actor_id": e.actor_id, "action": e.action,
+                    "target_type": e.target_type, "target_id": e.target_id, "details": e.details,
+                });
+                println!("{line}");
+            }
+        }
+        AuditFormat::Table => {
+            let rows: Vec<[String; 5]> = page
+                .items
+                .iter()
+                .map(|e| {
+                    [
+                        e.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                        e.actor_id.to_string(),
+                        e.action.clone(),
+                        format!("{}:{}", e.target_type, e.target_id),
+                        e.id.to_string(),
+                    ]
+                })
+                .collect();
+            let header = ["CREATED_AT", "ACTOR", "ACTION", "TARGET", "ID"].map(String::from);
+            let mut widths = header.clone().map(|h| h.len());
+            for row in &rows {
+                for (w, cell) in widths.iter_mut().zip(row) {
+                    *w = (*w).max(cell.chars().count());
+                }
+            }
+            for row in std::iter::once(&header).chain(&rows) {
+                let cells: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+                println!("{}", cells.join("  ").trim_end());
+            }
+        }
+    }
+    if let Some(next) = &page.next_cursor {
+        eprintln!("next cursor: {next} (pass --cursor {next} for the next page)");
+    }
     Ok(())
 }

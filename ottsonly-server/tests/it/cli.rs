@@ -61,6 +61,25 @@ fn operator_commands_work_on_one_database() {
     assert_eq!(c["imported"], 2);
     assert_eq!(c["stock"], 2);
 
+    // The imports are in the audit log, as the operator's (`system`), newest first.
+    let out = run(d, &[], &["audit", "list", "--actor", "system", "--target-id", product]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let actions: Vec<&str> = lines.iter().map(|l| l["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["product.import_credentials", "product.create"]);
+    assert!(lines.iter().all(|l| l["actor_id"] == "system" && l["target_type"] == "product"));
+    let out =
+        run(d, &[], &["audit", "list", "--action", "product.create", "--limit", "1", "--format", "table"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    assert!(rows[0].starts_with("CREATED_AT") && rows[1].contains("product.create"), "{table}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("next cursor:"), "two products: a next page");
+
     let s = json_ok(run(d, &[], &["subscriptions", "sweep"]));
     assert_eq!(s["expired"], 0);
 

@@ -168,6 +168,7 @@ fn table() -> Vec<Row> {
             .body(json!({ "title": "t", "message": "m", "audience": "all" })),
         // Operator tools
         row(M::GET, "/admin/outbox", AdminOnly, 200),
+        row(M::GET, "/admin/audit", AdminOnly, 200),
     ]
 }
 

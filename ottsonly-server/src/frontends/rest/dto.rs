@@ -809,6 +809,39 @@ impl From<m::OutboxItem> for OutboxItem {
 
 page_type!(OutboxPage, "OutboxPage", OutboxItem, m::OutboxItem);
 
+/// One audited action (an admin's, or the operator's from the CLI).
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "AuditEntry")]
+pub struct AuditEntry {
+    pub id: String,
+    /// Who acted: a user id, or `system` for the operator's command line.
+    pub actor_id: String,
+    /// What was done, e.g. `order.refund`, `wallet.adjust`, `user.set_role`.
+    pub action: String,
+    /// What it was done to: `user`, `product`, `order`, `subscription`, `broadcast`, `topup`.
+    pub target_type: String,
+    pub target_id: String,
+    /// The action's details (amounts, reasons, before and after).
+    pub details: Value,
+    pub created_at: UtcTime,
+}
+
+impl From<m::AuditEntry> for AuditEntry {
+    fn from(e: m::AuditEntry) -> Self {
+        AuditEntry {
+            id: e.id.to_string(),
+            actor_id: e.actor_id.to_string(),
+            action: e.action,
+            target_type: e.target_type,
+            target_id: e.target_id,
+            details: e.details,
+            created_at: t(e.created_at),
+        }
+    }
+}
+
+page_type!(AuditPage, "AuditPage", AuditEntry, m::AuditEntry);
+
 // ---------- operations ----------
 
 #[derive(Debug, Clone, Object)]

@@ -1,8 +1,8 @@
 //! Phone + one-time code login, access JWTs and rotating refresh tokens.
 
 use crate::access::Actor;
-use crate::app::Ctx;
 use crate::crypto::{ct_eq, hmac_hex, random_digits, random_token, sha256_hex, verify_hmac_hex};
+use crate::ctx::{Ctx, UnitError, UnitResult};
 use crate::error::{Error, Result, StoreError, constraint};
 use crate::ids::{RefreshTokenId, UserId};
 use crate::model::{OtpRecord, RefreshToken, Role, Timestamp, User};
@@ -107,48 +107,51 @@ impl Auth<'_> {
         let mac = self.otp_mac(&phone, &code);
         let (phone_ref, mac) = (&phone, &mac);
         self.ctx
-            .retry(|| async move {
-                let phone = phone_ref;
-                let now = self.ctx.now();
-                let mut tx = self.ctx.store.begin().await?;
-                if let Some(user) = tx.get_user_by_phone(phone).await?
-                    && user.is_blocked
-                {
-                    return Err(Error::UserBlocked);
-                }
-                let prev = tx.get_otp(phone).await?;
-                let (window_start, sends) = match &prev {
-                    Some(p) => {
-                        let next_send = p.last_sent_at + secs(cfg.otp_resend_cooldown);
-                        if now < next_send {
-                            return Err(Error::OtpCooldown { retry_after: remaining(next_send, now) });
-                        }
-                        if now - p.window_start >= DAY {
-                            (now, 0)
-                        } else if p.sends_in_window >= cfg.otp_daily_limit {
-                            return Err(Error::OtpDailyLimit {
-                                retry_after: remaining(p.window_start + DAY, now),
-                            });
-                        } else {
-                            (p.window_start, p.sends_in_window)
-                        }
+            .unit(|tx| {
+                Box::pin(async move {
+                    let phone = phone_ref;
+                    let now = self.ctx.now();
+                    if let Some(user) = tx.get_user_by_phone(phone).await?
+                        && user.is_blocked
+                    {
+                        return Err(Error::UserBlocked.into());
                     }
-                    None => (now, 0),
-                };
-                let rec = OtpRecord {
-                    phone: phone.clone(),
-                    code_mac: mac.clone(),
-                    created_at: now,
-                    expires_at: now + secs(cfg.otp_ttl),
-                    attempts: 0,
-                    consumed_at: None,
-                    last_sent_at: now,
-                    window_start,
-                    sends_in_window: sends + 1,
-                };
-                tx.put_otp(&rec).await?;
-                tx.commit().await?;
-                Ok(())
+                    let prev = tx.get_otp(phone).await?;
+                    let (window_start, sends) = match &prev {
+                        Some(p) => {
+                            let next_send = p.last_sent_at + secs(cfg.otp_resend_cooldown);
+                            if now < next_send {
+                                return Err(
+                                    Error::OtpCooldown { retry_after: remaining(next_send, now) }.into()
+                                );
+                            }
+                            if now - p.window_start >= DAY {
+                                (now, 0)
+                            } else if p.sends_in_window >= cfg.otp_daily_limit {
+                                return Err(Error::OtpDailyLimit {
+                                    retry_after: remaining(p.window_start + DAY, now),
+                                }
+                                .into());
+                            } else {
+                                (p.window_start, p.sends_in_window)
+                            }
+                        }
+                        None => (now, 0),
+                    };
+                    let rec = OtpRecord {
+                        phone: phone.clone(),
+                        code_mac: mac.clone(),
+                        created_at: now,
+                        expires_at: now + secs(cfg.otp_ttl),
+                        attempts: 0,
+                        consumed_at: None,
+                        last_sent_at: now,
+                        window_start,
+                        sends_in_window: sends + 1,
+                    };
+                    tx.put_otp(&rec).await?;
+                    Ok(())
+                })
             })
             .await?;
         // Sent after commit: a crash in between costs the user a resend, never a code that
@@ -174,52 +177,51 @@ impl Auth<'_> {
                 return Err(Error::OtpInvalid { attempts_left: cfg.otp_max_attempts });
             }
             let phone = &phone;
-            return self.ctx.retry(|| self.login(phone)).await;
+            return self
+                .ctx
+                .unit(|tx| {
+                    Box::pin(async move {
+                        let now = self.ctx.now();
+                        self.login_in(tx, phone, now).await
+                    })
+                })
+                .await;
         }
         let phone = &phone;
+        // A wrong or expired code still counts as an attempt: that outcome is committed too.
         self.ctx
-            .retry(|| async move {
-                let now = self.ctx.now();
-                let mut tx = self.ctx.store.begin().await?;
-                let Some(rec) = tx.record_otp_attempt(phone, cfg.otp_max_attempts).await? else {
-                    return Err(match tx.get_otp(phone).await? {
-                        Some(r) if r.consumed_at.is_none() && r.attempts >= cfg.otp_max_attempts => {
-                            Error::OtpAttemptsExceeded
+            .unit(|tx| {
+                Box::pin(async move {
+                    let now = self.ctx.now();
+                    let Some(rec) = tx.record_otp_attempt(phone, cfg.otp_max_attempts).await? else {
+                        return Err(match tx.get_otp(phone).await? {
+                            Some(r) if r.consumed_at.is_none() && r.attempts >= cfg.otp_max_attempts => {
+                                Error::OtpAttemptsExceeded
+                            }
+                            _ => Error::OtpExpired,
                         }
-                        _ => Error::OtpExpired,
-                    });
-                };
-                if rec.expires_at <= now {
-                    tx.commit().await?;
-                    return Err(Error::OtpExpired);
-                }
-                let mac_ok = verify_hmac_hex(
-                    cfg.otp_mac_key(),
-                    &[phone.as_str().as_bytes(), b"|", code.as_bytes()],
-                    &rec.code_mac,
-                );
-                if !mac_ok {
-                    tx.commit().await?;
-                    return Err(Error::OtpInvalid {
-                        attempts_left: cfg.otp_max_attempts.saturating_sub(rec.attempts),
-                    });
-                }
-                if !tx.consume_otp(phone, rec.created_at, now).await? {
-                    return Err(Error::OtpExpired);
-                }
-                let session = self.login_in(&mut *tx, phone, now).await?;
-                tx.commit().await?;
-                Ok(session)
+                        .into());
+                    };
+                    if rec.expires_at <= now {
+                        return Ok(Err(Error::OtpExpired));
+                    }
+                    let mac_ok = verify_hmac_hex(
+                        cfg.otp_mac_key(),
+                        &[phone.as_str().as_bytes(), b"|", code.as_bytes()],
+                        &rec.code_mac,
+                    );
+                    if !mac_ok {
+                        return Ok(Err(Error::OtpInvalid {
+                            attempts_left: cfg.otp_max_attempts.saturating_sub(rec.attempts),
+                        }));
+                    }
+                    if !tx.consume_otp(phone, rec.created_at, now).await? {
+                        return Err(Error::OtpExpired.into());
+                    }
+                    Ok(Ok(self.login_in(tx, phone, now).await?))
+                })
             })
-            .await
-    }
-
-    async fn login(&self, phone: &PhoneNumber) -> Result<Session> {
-        let now = self.ctx.now();
-        let mut tx = self.ctx.store.begin().await?;
-        let s = self.login_in(&mut *tx, phone, now).await?;
-        tx.commit().await?;
-        Ok(s)
+            .await?
     }
 
     /// Finds or creates the user and opens a new refresh-token family.
@@ -228,7 +230,7 @@ impl Auth<'_> {
         tx: &mut dyn crate::store::Tx,
         phone: &PhoneNumber,
         now: Timestamp,
-    ) -> Result<Session> {
+    ) -> UnitResult<Session> {
         let user = match tx.get_user_by_phone(phone).await? {
             Some(u) => u,
             None => {
@@ -238,10 +240,10 @@ impl Auth<'_> {
             }
         };
         if user.is_blocked {
-            return Err(Error::UserBlocked);
+            return Err(Error::UserBlocked.into());
         }
         let family = self.ctx.id::<RefreshTokenId>().as_str().to_string();
-        self.issue(tx, user, family, now).await
+        Ok(self.issue(tx, user, family, now).await?)
     }
 
     async fn issue(
@@ -321,52 +323,49 @@ impl Auth<'_> {
     /// again is treated as theft and revokes every token of its login.
     pub async fn refresh(&self, refresh_token: &str) -> Result<Session> {
         let hash = &sha256_hex(refresh_token.trim().as_bytes());
+        // A reused token revokes its family, and that revocation is committed with the refusal.
         self.ctx
-            .retry(|| async move {
-                let now = self.ctx.now();
-                let mut tx = self.ctx.store.begin().await?;
-                let rec = tx.get_refresh_token_by_hash(hash).await?.ok_or(Error::RefreshTokenInvalid)?;
-                if rec.used_at.is_some() {
-                    tx.revoke_refresh_family(&rec.family_id, now).await?;
-                    tx.commit().await?;
-                    tracing::warn!(user = %rec.user_id, "refresh token reuse; family revoked");
-                    return Err(Error::RefreshTokenReused);
-                }
-                if rec.revoked_at.is_some() || rec.expires_at <= now {
-                    return Err(Error::RefreshTokenInvalid);
-                }
-                let user = tx.get_user(&rec.user_id).await?.ok_or(Error::RefreshTokenInvalid)?;
-                if user.is_blocked {
-                    return Err(Error::UserBlocked);
-                }
-                if user.token_version != rec.token_version {
-                    return Err(Error::RefreshTokenInvalid);
-                }
-                if !tx.mark_refresh_token_used(&rec.id, now).await? {
-                    // Lost a race with another use of the same token: same as reuse.
-                    tx.revoke_refresh_family(&rec.family_id, now).await?;
-                    tx.commit().await?;
-                    return Err(Error::RefreshTokenReused);
-                }
-                let s = self.issue(&mut *tx, user, rec.family_id.clone(), now).await?;
-                tx.commit().await?;
-                Ok(s)
+            .unit(|tx| {
+                Box::pin(async move {
+                    let now = self.ctx.now();
+                    let rec = tx.get_refresh_token_by_hash(hash).await?.ok_or(Error::RefreshTokenInvalid)?;
+                    if rec.used_at.is_some() {
+                        tx.revoke_refresh_family(&rec.family_id, now).await?;
+                        tracing::warn!(user = %rec.user_id, "refresh token reuse; family revoked");
+                        return Ok(Err(Error::RefreshTokenReused));
+                    }
+                    if rec.revoked_at.is_some() || rec.expires_at <= now {
+                        return Err(Error::RefreshTokenInvalid.into());
+                    }
+                    let user = tx.get_user(&rec.user_id).await?.ok_or(Error::RefreshTokenInvalid)?;
+                    if user.is_blocked {
+                        return Err(Error::UserBlocked.into());
+                    }
+                    if user.token_version != rec.token_version {
+                        return Err(Error::RefreshTokenInvalid.into());
+                    }
+                    if !tx.mark_refresh_token_used(&rec.id, now).await? {
+                        // Lost a race with another use of the same token: same as reuse.
+                        tx.revoke_refresh_family(&rec.family_id, now).await?;
+                        return Ok(Err(Error::RefreshTokenReused));
+                    }
+                    Ok(Ok(self.issue(tx, user, rec.family_id.clone(), now).await?))
+                })
             })
-            .await
+            .await?
     }
 
     /// Ends the session the refresh token belongs to. Unknown tokens are ignored (idempotent).
     pub async fn logout(&self, refresh_token: &str) -> Result<()> {
         let hash = &sha256_hex(refresh_token.trim().as_bytes());
         self.ctx
-            .retry(|| async move {
-                let now = self.ctx.now();
-                let mut tx = self.ctx.store.begin().await?;
-                if let Some(rec) = tx.get_refresh_token_by_hash(hash).await? {
-                    tx.revoke_refresh_family(&rec.family_id, now).await?;
-                    tx.commit().await?;
-                }
-                Ok(())
+            .unit(|tx| {
+                Box::pin(async move {
+                    if let Some(rec) = tx.get_refresh_token_by_hash(hash).await? {
+                        tx.revoke_refresh_family(&rec.family_id, self.ctx.now()).await?;
+                    }
+                    Ok(())
+                })
             })
             .await
     }
@@ -375,16 +374,17 @@ impl Auth<'_> {
     /// invalidates access tokens already issued.
     pub async fn logout_all(&self, actor: &Actor) -> Result<()> {
         self.ctx
-            .retry(|| async move {
-                let now = self.ctx.now();
-                let mut tx = self.ctx.store.begin().await?;
-                let mut user = tx.get_user(&actor.user_id).await?.ok_or(Error::NotFound { what: "user" })?;
-                user.token_version += 1;
-                user.updated_at = now;
-                tx.update_user(&user).await?;
-                tx.revoke_user_refresh_tokens(&user.id, now).await?;
-                tx.commit().await?;
-                Ok(())
+            .unit(|tx| {
+                Box::pin(async move {
+                    let now = self.ctx.now();
+                    let mut user =
+                        tx.get_user(&actor.user_id).await?.ok_or(Error::NotFound { what: "user" })?;
+                    user.token_version += 1;
+                    user.updated_at = now;
+                    tx.update_user(&user).await?;
+                    tx.revoke_user_refresh_tokens(&user.id, now).await?;
+                    Ok(())
+                })
             })
             .await
     }
@@ -407,10 +407,10 @@ pub(crate) fn new_user(ctx: &Ctx, phone: PhoneNumber, role: Role, now: Timestamp
 }
 
 /// Two first logins of one phone raced: run the unit again and it finds the winner's user.
-pub(crate) fn phone_race(e: StoreError) -> Error {
+pub(crate) fn phone_race(e: StoreError) -> UnitError {
     match e {
         StoreError::Conflict { constraint: constraint::USER_PHONE } => {
-            Error::Store(StoreError::Transient("concurrent creation of the same phone".into()))
+            UnitError::RunAgain("concurrent creation of the same phone")
         }
         e => e.into(),
     }

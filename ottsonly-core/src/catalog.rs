@@ -1,8 +1,8 @@
 //! Products (plans), stock, and the pool of account credentials behind them.
 
 use crate::access::{Action, Actor};
-use crate::app::Ctx;
 use crate::crypto::Credentials;
+use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::ids::{CredentialId, ProductId};
 use crate::model::{CredentialRecord, CredentialStatus, Page, PageRequest, Product};
@@ -116,14 +116,12 @@ impl Catalog<'_> {
             updated_at: now,
         };
         self.ctx
-            .retry(|| async move {
-                let mut tx = self.ctx.store.begin().await?;
+            .unit(|tx| Box::pin(async move {
                 tx.insert_product(product).await?;
                 let details = json!({ "name": product.display_name(), "price_paise": product.price, "stock": product.stock });
                 self.ctx.audit(&mut *tx, actor, "product.create", ("product", product.id.as_str()), details).await?;
-                tx.commit().await?;
                 Ok(product.clone())
-            })
+            }))
             .await
     }
 
@@ -144,8 +142,7 @@ impl Catalog<'_> {
             is_active: patch.is_active,
         };
         self.ctx
-            .retry(|| async move {
-                let mut tx = self.ctx.store.begin().await?;
+            .unit(|tx| Box::pin(async move {
                 let mut p = tx.get_product(id).await?.ok_or(Error::NotFound { what: "product" })?;
                 let before = p.clone();
                 if let Some(v) = &patch.platform_name {
@@ -173,9 +170,8 @@ impl Catalog<'_> {
                     "after": { "name": p.display_name(), "price_paise": p.price, "duration_days": p.duration_days, "is_active": p.is_active },
                 });
                 self.ctx.audit(&mut *tx, actor, "product.update", ("product", p.id.as_str()), details).await?;
-                tx.commit().await?;
                 Ok(p)
-            })
+            }))
             .await
     }
 
@@ -198,20 +194,20 @@ impl Catalog<'_> {
         }
         let reason = &reason.map(|r| validate::optional_text("reason", r, 500)).transpose()?;
         self.ctx
-            .retry(|| async move {
-                let now = self.ctx.now();
-                let mut tx = self.ctx.store.begin().await?;
-                let mut p = tx.get_product(id).await?.ok_or(Error::NotFound { what: "product" })?;
-                p.stock = tx.adjust_stock(id, delta, false, now).await?.ok_or_else(|| {
-                    Error::InvalidState(format!("stock is {} and cannot go below zero", p.stock))
-                })?;
-                p.updated_at = now;
-                let details = json!({ "delta": delta, "stock": p.stock, "reason": reason });
-                self.ctx
-                    .audit(&mut *tx, actor, "product.adjust_stock", ("product", p.id.as_str()), details)
-                    .await?;
-                tx.commit().await?;
-                Ok(p)
+            .unit(|tx| {
+                Box::pin(async move {
+                    let now = self.ctx.now();
+                    let mut p = tx.get_product(id).await?.ok_or(Error::NotFound { what: "product" })?;
+                    p.stock = tx.adjust_stock(id, delta, false, now).await?.ok_or_else(|| {
+                        Error::InvalidState(format!("stock is {} and cannot go below zero", p.stock))
+                    })?;
+                    p.updated_at = now;
+                    let details = json!({ "delta": delta, "stock": p.stock, "reason": reason });
+                    self.ctx
+                        .audit(&mut *tx, actor, "product.adjust_stock", ("product", p.id.as_str()), details)
+                        .await?;
+                    Ok(p)
+                })
             })
             .await
     }
@@ -254,21 +250,29 @@ impl Catalog<'_> {
         }
         let sealed = &sealed;
         self.ctx
-            .retry(|| async move {
-                let mut tx = self.ctx.store.begin().await?;
-                let mut p = tx.get_product(id).await?.ok_or(Error::NotFound { what: "product" })?;
-                for rec in sealed {
-                    tx.insert_credential(rec).await?;
-                }
-                let n = sealed.len() as i64;
-                p.stock =
-                    tx.adjust_stock(id, n, false, now).await?.ok_or(Error::NotFound { what: "product" })?;
-                let details = json!({ "count": n, "stock": p.stock });
-                self.ctx
-                    .audit(&mut *tx, actor, "product.import_credentials", ("product", p.id.as_str()), details)
-                    .await?;
-                tx.commit().await?;
-                Ok(p)
+            .unit(|tx| {
+                Box::pin(async move {
+                    let mut p = tx.get_product(id).await?.ok_or(Error::NotFound { what: "product" })?;
+                    for rec in sealed {
+                        tx.insert_credential(rec).await?;
+                    }
+                    let n = sealed.len() as i64;
+                    p.stock = tx
+                        .adjust_stock(id, n, false, now)
+                        .await?
+                        .ok_or(Error::NotFound { what: "product" })?;
+                    let details = json!({ "count": n, "stock": p.stock });
+                    self.ctx
+                        .audit(
+                            &mut *tx,
+                            actor,
+                            "product.import_credentials",
+                            ("product", p.id.as_str()),
+                            details,
+                        )
+                        .await?;
+                    Ok(p)
+                })
             })
             .await
     }

@@ -1,7 +1,10 @@
-//! Time and randomness are inputs: core never reads the wall clock or the OS RNG itself.
+//! Time and randomness are inputs: core never reads the wall clock, waits on a timer or reads
+//! the OS RNG itself.
 
+use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// The source of "now". Production uses [`SystemClock`]; tests use [`ManualClock`] to move time.
 pub trait Clock: Send + Sync + 'static {
@@ -46,6 +49,26 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         *self.0.lock().expect("clock lock")
+    }
+}
+
+/// Waiting. Core waits only between runs of a unit of work that lost a race (the jittered
+/// backoff); production uses [`TokioSleeper`], tests may inject one that records and returns at
+/// once.
+#[async_trait]
+pub trait Sleeper: Send + Sync + 'static {
+    async fn sleep(&self, duration: Duration);
+}
+
+/// Sleeps on tokio's timer. The one place in core allowed to use it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TokioSleeper;
+
+#[async_trait]
+impl Sleeper for TokioSleeper {
+    #[allow(clippy::disallowed_methods)]
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await;
     }
 }
 

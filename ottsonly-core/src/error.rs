@@ -110,6 +110,9 @@ pub enum Error {
     PaymentAmountMismatch,
     #[error("payment is not captured yet")]
     PaymentNotCaptured,
+    /// A unit of work kept losing races with concurrent ones and gave up; retrying later helps.
+    #[error("too many concurrent changes ({0}); retry shortly")]
+    Busy(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -150,7 +153,7 @@ impl Error {
             Error::PaymentSignatureInvalid => "invalid_payment_signature",
             Error::PaymentAmountMismatch => "payment_amount_mismatch",
             Error::PaymentNotCaptured => "payment_not_captured",
-            Error::Store(StoreError::Transient(_)) => "busy",
+            Error::Busy(_) | Error::Store(StoreError::Transient(_)) => "busy",
             Error::Store(_) | Error::Internal(_) => "internal",
         }
     }
@@ -181,6 +184,7 @@ impl Error {
             Error::OtpDeliveryFailed(_)
             | Error::PaymentsNotConfigured
             | Error::PaymentGatewayUnavailable(_)
+            | Error::Busy(_)
             | Error::Store(StoreError::Transient(_)) => K::Unavailable,
             Error::Store(_) | Error::Internal(_) => K::Internal,
         }

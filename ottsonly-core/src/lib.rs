@@ -1,7 +1,7 @@
 //! OTTSONLY core: every rule of the subscription shop as a typed async API over a storage port.
 //!
 //! Core knows no HTTP, no database driver, no wall clock and no environment: storage comes in
-//! as a [`Store`], time as a [`Clock`], randomness as an [`Entropy`], and the outside world
+//! as a [`Store`], time as a [`Clock`], waiting as a [`Sleeper`], randomness as an [`Entropy`], and the outside world
 //! (SMS, payment gateway) through ports.
 
 pub mod clock;
@@ -15,7 +15,7 @@ pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use clock::{Clock, Entropy, ManualClock, OsEntropy, SystemClock};
+pub use clock::{Clock, Entropy, ManualClock, OsEntropy, Sleeper, SystemClock, TokioSleeper};
 pub use error::{Error, ErrorKind, Result, StoreError};
 pub use ids::*;
 pub use model::*;
@@ -29,6 +29,7 @@ pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod crypto;
+mod ctx;
 pub mod notifications;
 pub mod orders;
 pub mod outbox;

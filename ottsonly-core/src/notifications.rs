@@ -1,7 +1,7 @@
 //! In-app notifications: personal ones written by business events, and broadcasts stored once.
 
 use crate::access::{Action, Actor};
-use crate::app::Ctx;
+use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::ids::NotificationId;
 use crate::model::{Audience, Broadcast, NotificationView, Page, PageRequest};
@@ -36,13 +36,13 @@ impl Notifications<'_> {
     pub async fn mark_read(&self, actor: &Actor, id: &NotificationId) -> Result<()> {
         actor.require(Action::Notifications)?;
         self.ctx
-            .retry(|| async move {
-                let mut tx = self.ctx.store.begin().await?;
-                if !tx.mark_notification_read(&actor.recipient(), id, self.ctx.now()).await? {
-                    return Err(Error::NotFound { what: "notification" });
-                }
-                tx.commit().await?;
-                Ok(())
+            .unit(|tx| {
+                Box::pin(async move {
+                    if !tx.mark_notification_read(&actor.recipient(), id, self.ctx.now()).await? {
+                        return Err(Error::NotFound { what: "notification" }.into());
+                    }
+                    Ok(())
+                })
             })
             .await
     }
@@ -51,11 +51,10 @@ impl Notifications<'_> {
     pub async fn mark_all_read(&self, actor: &Actor) -> Result<u64> {
         actor.require(Action::Notifications)?;
         self.ctx
-            .retry(|| async move {
-                let mut tx = self.ctx.store.begin().await?;
-                let n = tx.mark_all_notifications_read(&actor.recipient(), self.ctx.now()).await?;
-                tx.commit().await?;
-                Ok(n)
+            .unit(|tx| {
+                Box::pin(async move {
+                    Ok(tx.mark_all_notifications_read(&actor.recipient(), self.ctx.now()).await?)
+                })
             })
             .await
     }
@@ -63,13 +62,13 @@ impl Notifications<'_> {
     pub async fn delete(&self, actor: &Actor, id: &NotificationId) -> Result<()> {
         actor.require(Action::Notifications)?;
         self.ctx
-            .retry(|| async move {
-                let mut tx = self.ctx.store.begin().await?;
-                if !tx.delete_notification(&actor.recipient(), id, self.ctx.now()).await? {
-                    return Err(Error::NotFound { what: "notification" });
-                }
-                tx.commit().await?;
-                Ok(())
+            .unit(|tx| {
+                Box::pin(async move {
+                    if !tx.delete_notification(&actor.recipient(), id, self.ctx.now()).await? {
+                        return Err(Error::NotFound { what: "notification" }.into());
+                    }
+                    Ok(())
+                })
             })
             .await
     }
@@ -92,15 +91,15 @@ impl Notifications<'_> {
             created_at: self.ctx.now(),
         };
         self.ctx
-            .retry(|| async move {
-                let mut tx = self.ctx.store.begin().await?;
-                tx.insert_broadcast(b).await?;
-                let details = json!({ "audience": audience.as_str(), "title": b.title });
-                self.ctx
-                    .audit(&mut *tx, actor, "notification.broadcast", ("broadcast", b.id.as_str()), details)
-                    .await?;
-                tx.commit().await?;
-                Ok(b.clone())
+            .unit(|tx| {
+                Box::pin(async move {
+                    tx.insert_broadcast(b).await?;
+                    let details = json!({ "audience": audience.as_str(), "title": b.title });
+                    self.ctx
+                        .audit(tx, actor, "notification.broadcast", ("broadcast", b.id.as_str()), details)
+                        .await?;
+                    Ok(b.clone())
+                })
             })
             .await
     }

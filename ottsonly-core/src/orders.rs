@@ -1,7 +1,7 @@
 //! Purchases and refunds: each one unit of work that moves stock, money and subscriptions together.
 
 use crate::access::{Action, Actor};
-use crate::app::Ctx;
+use crate::ctx::{Ctx, UnitError, UnitResult};
 use crate::error::{Error, Result, StoreError, constraint};
 use crate::ids::{OrderId, ProductId, SubscriptionId};
 use crate::model::*;
@@ -48,23 +48,24 @@ impl Orders<'_> {
     ) -> Result<Purchase> {
         actor.require(Action::CreateOrder)?;
         let key = &idempotency_key.map(|k| validate::key("idempotency_key", k)).transpose()?;
-        self.ctx.retry(|| self.purchase_once(actor, product_id, key.as_deref())).await
+        self.ctx.unit(|tx| Box::pin(self.purchase_once(tx, actor, product_id, key.as_deref()))).await
     }
 
+    /// One run of the purchase unit.
     async fn purchase_once(
         &self,
+        tx: &mut dyn Tx,
         actor: &Actor,
         product_id: &ProductId,
         key: Option<&str>,
-    ) -> Result<Purchase> {
+    ) -> UnitResult<Purchase> {
         let ctx = self.ctx;
         let now = ctx.now();
-        let mut tx = ctx.store.begin().await?;
         if let Some(key) = key
             && let Some(order) = tx.get_order_by_idempotency_key(&actor.user_id, key).await?
         {
             if order.product_id != *product_id {
-                return Err(Error::IdempotencyKeyReused);
+                return Err(Error::IdempotencyKeyReused.into());
             }
             let subscription = tx
                 .get_subscription_by_order(&order.id)
@@ -75,11 +76,11 @@ impl Orders<'_> {
         }
         let user = tx.get_user(&actor.user_id).await?.ok_or(Error::NotFound { what: "user" })?;
         if user.is_blocked {
-            return Err(Error::UserBlocked);
+            return Err(Error::UserBlocked.into());
         }
         let product = tx.get_product(product_id).await?.ok_or(Error::NotFound { what: "product" })?;
         if !product.is_active {
-            return Err(Error::ProductInactive);
+            return Err(Error::ProductInactive.into());
         }
         let stock = tx.adjust_stock(product_id, -1, true, now).await?.ok_or(Error::OutOfStock)?;
         let balance =
@@ -102,9 +103,9 @@ impl Orders<'_> {
         };
         tx.insert_order(&order).await.map_err(|e| match e {
             // A concurrent retry with the same key won: run again and replay its result.
-            StoreError::Conflict { constraint: constraint::ORDER_IDEMPOTENCY_KEY } => Error::Store(
-                StoreError::Transient("concurrent purchase with the same idempotency key".into()),
-            ),
+            StoreError::Conflict { constraint: constraint::ORDER_IDEMPOTENCY_KEY } => {
+                UnitError::RunAgain("concurrent purchase with the same idempotency key")
+            }
             e => e.into(),
         })?;
         tx.insert_ledger_entry(&LedgerEntry {
@@ -144,8 +145,7 @@ impl Orders<'_> {
             updated_at: now,
         };
         tx.insert_subscription(&subscription).await?;
-        self.purchase_side_effects(&mut *tx, &user, &product, &order, &subscription, stock).await?;
-        tx.commit().await?;
+        self.purchase_side_effects(tx, &user, &product, &order, &subscription, stock).await?;
         Ok(Purchase { order, subscription, replayed: false })
     }
 
@@ -264,89 +264,90 @@ impl Orders<'_> {
         actor.require(Action::RefundOrders)?;
         let reason = &validate::text("reason", reason, 500)?;
         self.ctx
-            .retry(|| async move {
-                let ctx = self.ctx;
-                let now = ctx.now();
-                let mut tx = ctx.store.begin().await?;
-                let order = tx.get_order(id).await?.ok_or(Error::NotFound { what: "order" })?;
-                if order.status == OrderStatus::Refunded
-                    || !tx.mark_order_refunded(id, reason, &actor.user_id, now).await?
-                {
-                    return Err(Error::AlreadyRefunded);
-                }
-                let balance = tx
-                    .credit_balance(&order.user_id, order.amount, now)
-                    .await?
-                    .ok_or(Error::NotFound { what: "user" })?;
-                tx.insert_ledger_entry(&LedgerEntry {
-                    id: ctx.id(),
-                    user_id: order.user_id.clone(),
-                    kind: EntryKind::Credit,
-                    amount: order.amount,
-                    balance_after: balance,
-                    reference_type: ReferenceType::Refund,
-                    reference_id: order.id.as_str().into(),
-                    description: format!("Refund of {}: {reason}", order.product_name),
-                    actor_id: Some(actor.user_id.clone()),
-                    created_at: now,
-                })
-                .await
-                .map_err(|e| match e {
-                    StoreError::Conflict { constraint: constraint::LEDGER_REFERENCE } => {
-                        Error::AlreadyRefunded
+            .unit(|tx| {
+                Box::pin(async move {
+                    let ctx = self.ctx;
+                    let now = ctx.now();
+                    let order = tx.get_order(id).await?.ok_or(Error::NotFound { what: "order" })?;
+                    if order.status == OrderStatus::Refunded {
+                        return Err(Error::AlreadyRefunded.into());
                     }
-                    e => e.into(),
-                })?;
-                let mut subscription = tx.get_subscription_by_order(id).await?;
-                if let Some(sub) = subscription.as_mut() {
-                    let expected = sub.status;
-                    if !matches!(expected, SubscriptionStatus::Refunded | SubscriptionStatus::Cancelled) {
-                        sub.status = SubscriptionStatus::Refunded;
-                        sub.updated_at = now;
-                        if !tx.update_subscription(sub, expected).await? {
-                            return Err(Error::Store(StoreError::Transient(
-                                "subscription changed during refund".into(),
-                            )));
+                    // Read before this unit writes the buyer's balance: nothing is read back.
+                    let buyer = tx.get_user(&order.user_id).await?.ok_or(Error::NotFound { what: "user" })?;
+                    if !tx.mark_order_refunded(id, reason, &actor.user_id, now).await? {
+                        return Err(Error::AlreadyRefunded.into());
+                    }
+                    let balance = tx
+                        .credit_balance(&order.user_id, order.amount, now)
+                        .await?
+                        .ok_or(Error::NotFound { what: "user" })?;
+                    tx.insert_ledger_entry(&LedgerEntry {
+                        id: ctx.id(),
+                        user_id: order.user_id.clone(),
+                        kind: EntryKind::Credit,
+                        amount: order.amount,
+                        balance_after: balance,
+                        reference_type: ReferenceType::Refund,
+                        reference_id: order.id.as_str().into(),
+                        description: format!("Refund of {}: {reason}", order.product_name),
+                        actor_id: Some(actor.user_id.clone()),
+                        created_at: now,
+                    })
+                    .await
+                    .map_err(|e| match e {
+                        StoreError::Conflict { constraint: constraint::LEDGER_REFERENCE } => {
+                            Error::AlreadyRefunded.into()
+                        }
+                        e => UnitError::from(e),
+                    })?;
+                    let mut subscription = tx.get_subscription_by_order(id).await?;
+                    if let Some(sub) = subscription.as_mut() {
+                        let expected = sub.status;
+                        if !matches!(expected, SubscriptionStatus::Refunded | SubscriptionStatus::Cancelled) {
+                            sub.status = SubscriptionStatus::Refunded;
+                            sub.updated_at = now;
+                            if !tx.update_subscription(sub, expected).await? {
+                                return Err(UnitError::RunAgain("subscription changed during refund"));
+                            }
                         }
                     }
-                }
-                if restock {
-                    tx.adjust_stock(&order.product_id, 1, false, now).await?;
-                }
-                ctx.notify(
-                    &mut *tx,
-                    &order.user_id,
-                    NotificationKind::Refund,
-                    "Refund issued",
-                    format!("{} for {} was returned to your wallet.", order.amount, order.product_name),
-                )
-                .await?;
-                let buyer = tx.get_user(&order.user_id).await?.ok_or(Error::NotFound { what: "user" })?;
-                ctx.alert(
-                    &mut *tx,
-                    &AdminAlert::Refund {
-                        order_id: order.id.as_str().into(),
-                        user_phone: buyer.phone.masked(),
-                        product_name: order.product_name.clone(),
-                        amount_paise: order.amount.paise(),
-                        admin_id: actor.user_id.as_str().into(),
-                        reason: reason.clone(),
-                    },
-                )
-                .await?;
-                let details = json!({ "amount_paise": order.amount, "reason": reason, "restock": restock });
-                ctx.audit(&mut *tx, actor, "order.refund", ("order", order.id.as_str()), details).await?;
-                tx.commit().await?;
-                // Exactly what `mark_order_refunded` wrote; no need to read it back.
-                let order = Order {
-                    status: OrderStatus::Refunded,
-                    refunded_at: Some(now),
-                    refund_reason: Some(reason.clone()),
-                    refunded_by: Some(actor.user_id.clone()),
-                    updated_at: now,
-                    ..order
-                };
-                Ok(Refund { order, subscription, balance })
+                    if restock {
+                        tx.adjust_stock(&order.product_id, 1, false, now).await?;
+                    }
+                    ctx.notify(
+                        &mut *tx,
+                        &order.user_id,
+                        NotificationKind::Refund,
+                        "Refund issued",
+                        format!("{} for {} was returned to your wallet.", order.amount, order.product_name),
+                    )
+                    .await?;
+                    ctx.alert(
+                        &mut *tx,
+                        &AdminAlert::Refund {
+                            order_id: order.id.as_str().into(),
+                            user_phone: buyer.phone.masked(),
+                            product_name: order.product_name.clone(),
+                            amount_paise: order.amount.paise(),
+                            admin_id: actor.user_id.as_str().into(),
+                            reason: reason.clone(),
+                        },
+                    )
+                    .await?;
+                    let details =
+                        json!({ "amount_paise": order.amount, "reason": reason, "restock": restock });
+                    ctx.audit(&mut *tx, actor, "order.refund", ("order", order.id.as_str()), details).await?;
+                    // Exactly what `mark_order_refunded` wrote; no need to read it back.
+                    let order = Order {
+                        status: OrderStatus::Refunded,
+                        refunded_at: Some(now),
+                        refund_reason: Some(reason.clone()),
+                        refunded_by: Some(actor.user_id.clone()),
+                        updated_at: now,
+                        ..order
+                    };
+                    Ok(Refund { order, subscription, balance })
+                })
             })
             .await
     }

@@ -2,7 +2,7 @@
 //! (Telegram) by a dispatcher that leases items, so an alert is never lost, never sent for a
 //! change that rolled back, and never held by two dispatchers at once.
 
-use crate::app::Ctx;
+use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::ids::OutboxId;
 use crate::model::{OutboxItem, OutboxStatus, Page, PageRequest};
@@ -122,12 +122,11 @@ impl Outbox<'_> {
         let lease = TimeDelta::from_std(self.ctx.config.outbox.lease).unwrap_or(TimeDelta::minutes(1));
         let items = self
             .ctx
-            .retry(|| async move {
-                let now = self.ctx.now();
-                let mut tx = self.ctx.store.begin().await?;
-                let items = tx.claim_outbox(owner, now, now + lease, limit).await?;
-                tx.commit().await?;
-                Ok(items)
+            .unit(|tx| {
+                Box::pin(async move {
+                    let now = self.ctx.now();
+                    Ok(tx.claim_outbox(owner, now, now + lease, limit).await?)
+                })
             })
             .await?;
         Ok(items
@@ -143,12 +142,7 @@ impl Outbox<'_> {
     /// Marks a leased alert delivered. False if the lease was lost (another owner has it now).
     pub async fn delivered(&self, owner: &str, id: &OutboxId) -> Result<bool> {
         self.ctx
-            .retry(|| async move {
-                let mut tx = self.ctx.store.begin().await?;
-                let ok = tx.complete_outbox(id, owner, self.ctx.now()).await?;
-                tx.commit().await?;
-                Ok(ok)
-            })
+            .unit(|tx| Box::pin(async move { Ok(tx.complete_outbox(id, owner, self.ctx.now()).await?) }))
             .await
     }
 
@@ -168,14 +162,14 @@ impl Outbox<'_> {
         let error: String = error.chars().take(500).collect();
         let error = &error;
         self.ctx
-            .retry(|| async move {
-                let now = self.ctx.now();
-                let retry_at =
-                    (!park).then(|| now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::hours(1)));
-                let mut tx = self.ctx.store.begin().await?;
-                tx.fail_outbox(&claimed.id, owner, error, retry_at).await?;
-                tx.commit().await?;
-                Ok(if park { OutboxStatus::Failed } else { OutboxStatus::Pending })
+            .unit(|tx| {
+                Box::pin(async move {
+                    let now = self.ctx.now();
+                    let retry_at =
+                        (!park).then(|| now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::hours(1)));
+                    tx.fail_outbox(&claimed.id, owner, error, retry_at).await?;
+                    Ok(if park { OutboxStatus::Failed } else { OutboxStatus::Pending })
+                })
             })
             .await
     }

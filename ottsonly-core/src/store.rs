@@ -274,7 +274,7 @@ pub trait Tx: StoreRead {
     /// Stores `value` under `key` unless a value exists; returns the stored value either way.
     async fn put_setting_if_absent(&mut self, key: &str, value: &str) -> StoreResult<String>;
 
-    /// Records that an event from a webhook source (e.g. `"razorpay"`) was handled; true if it
+    /// Records that an event from a webhook source (the gateway's name) was handled; true if it
     /// was new, false if it was recorded before (no error).
     async fn record_webhook_event(
         &mut self,

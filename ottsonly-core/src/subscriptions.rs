@@ -2,10 +2,10 @@
 //! cancelling, and the time-driven expiry sweep and reminders.
 
 use crate::access::{Action, Actor};
-use crate::app::Ctx;
 use crate::catalog::check_credentials;
 use crate::crypto::Credentials;
-use crate::error::{Error, Result, StoreError};
+use crate::ctx::{Ctx, UnitError};
+use crate::error::{Error, Result};
 use crate::ids::{CredentialId, SubscriptionId};
 use crate::model::*;
 use crate::validate;
@@ -105,75 +105,76 @@ impl Subscriptions<'_> {
         actor.require(Action::AssignCredentials)?;
         let creds = &check_credentials(creds)?;
         self.ctx
-            .retry(|| async move {
-                let ctx = self.ctx;
-                let now = ctx.now();
-                let mut tx = ctx.store.begin().await?;
-                let mut sub =
-                    tx.get_subscription(id).await?.ok_or(Error::NotFound { what: "subscription" })?;
-                let expected = sub.status;
-                let replacing = match sub.effective_status(now) {
-                    SubscriptionStatus::PendingCredentials => false,
-                    SubscriptionStatus::Active => true,
-                    s => {
-                        return Err(Error::InvalidState(format!(
-                            "cannot assign credentials to a {s} subscription"
-                        )));
-                    }
-                };
-                let cid: CredentialId = ctx.id();
-                let sealed = ctx.cipher.seal(ctx.entropy.as_ref(), cid.as_str(), creds)?;
-                // Assigned directly, outside any pool; the subscription points at it.
-                tx.insert_credential(&CredentialRecord {
-                    id: cid.clone(),
-                    product_id: None,
-                    sealed,
-                    status: CredentialStatus::Assigned,
-                    subscription_id: None,
-                    created_at: now,
-                    assigned_at: Some(now),
-                })
-                .await?;
-                sub.credential_id = Some(cid);
-                if !replacing {
-                    sub.status = SubscriptionStatus::Active;
-                    sub.start_at = Some(now);
-                    sub.end_at = Some(now + TimeDelta::days(i64::from(sub.duration_days)));
-                }
-                sub.updated_at = now;
-                if !tx.update_subscription(&sub, expected).await? {
-                    return Err(Error::Store(StoreError::Transient("subscription changed meanwhile".into())));
-                }
-                let (title, msg) = if replacing {
-                    (
-                        "Your login was updated",
-                        format!(
-                            "New login details for {} {} are in your subscription.",
-                            sub.platform_name, sub.plan_name
-                        ),
-                    )
-                } else {
-                    (
-                        "Your account is ready",
-                        format!(
-                            "The login for {} {} is in your subscription.",
-                            sub.platform_name, sub.plan_name
-                        ),
-                    )
-                };
-                ctx.notify(&mut *tx, &sub.user_id, NotificationKind::CredentialsDelivered, title, msg)
+            .unit(|tx| {
+                Box::pin(async move {
+                    let ctx = self.ctx;
+                    let now = ctx.now();
+                    let mut sub =
+                        tx.get_subscription(id).await?.ok_or(Error::NotFound { what: "subscription" })?;
+                    let expected = sub.status;
+                    let replacing = match sub.effective_status(now) {
+                        SubscriptionStatus::PendingCredentials => false,
+                        SubscriptionStatus::Active => true,
+                        s => {
+                            return Err(Error::InvalidState(format!(
+                                "cannot assign credentials to a {s} subscription"
+                            ))
+                            .into());
+                        }
+                    };
+                    let cid: CredentialId = ctx.id();
+                    let sealed = ctx.cipher.seal(ctx.entropy.as_ref(), cid.as_str(), creds)?;
+                    // Assigned directly, outside any pool; the subscription points at it.
+                    tx.insert_credential(&CredentialRecord {
+                        id: cid.clone(),
+                        product_id: None,
+                        sealed,
+                        status: CredentialStatus::Assigned,
+                        subscription_id: None,
+                        created_at: now,
+                        assigned_at: Some(now),
+                    })
                     .await?;
-                let details = json!({ "replaced": replacing });
-                ctx.audit(
-                    &mut *tx,
-                    actor,
-                    "subscription.assign_credentials",
-                    ("subscription", sub.id.as_str()),
-                    details,
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(SubscriptionView { subscription: sub, credentials: Some(creds.clone()) })
+                    sub.credential_id = Some(cid);
+                    if !replacing {
+                        sub.status = SubscriptionStatus::Active;
+                        sub.start_at = Some(now);
+                        sub.end_at = Some(now + TimeDelta::days(i64::from(sub.duration_days)));
+                    }
+                    sub.updated_at = now;
+                    if !tx.update_subscription(&sub, expected).await? {
+                        return Err(UnitError::RunAgain("subscription changed meanwhile"));
+                    }
+                    let (title, msg) = if replacing {
+                        (
+                            "Your login was updated",
+                            format!(
+                                "New login details for {} {} are in your subscription.",
+                                sub.platform_name, sub.plan_name
+                            ),
+                        )
+                    } else {
+                        (
+                            "Your account is ready",
+                            format!(
+                                "The login for {} {} is in your subscription.",
+                                sub.platform_name, sub.plan_name
+                            ),
+                        )
+                    };
+                    ctx.notify(&mut *tx, &sub.user_id, NotificationKind::CredentialsDelivered, title, msg)
+                        .await?;
+                    let details = json!({ "replaced": replacing });
+                    ctx.audit(
+                        &mut *tx,
+                        actor,
+                        "subscription.assign_credentials",
+                        ("subscription", sub.id.as_str()),
+                        details,
+                    )
+                    .await?;
+                    Ok(SubscriptionView { subscription: sub, credentials: Some(creds.clone()) })
+                })
             })
             .await
     }
@@ -188,41 +189,49 @@ impl Subscriptions<'_> {
         actor.require(Action::AssignCredentials)?;
         let reason = &reason.map(|r| validate::optional_text("reason", r, 500)).transpose()?;
         self.ctx
-            .retry(|| async move {
-                let ctx = self.ctx;
-                let now = ctx.now();
-                let mut tx = ctx.store.begin().await?;
-                let mut sub =
-                    tx.get_subscription(id).await?.ok_or(Error::NotFound { what: "subscription" })?;
-                let expected = sub.status;
-                if !matches!(
-                    sub.effective_status(now),
-                    SubscriptionStatus::PendingCredentials | SubscriptionStatus::Active
-                ) {
-                    return Err(Error::InvalidState(format!(
-                        "cannot cancel a {} subscription",
-                        sub.effective_status(now)
-                    )));
-                }
-                sub.status = SubscriptionStatus::Cancelled;
-                sub.updated_at = now;
-                if !tx.update_subscription(&sub, expected).await? {
-                    return Err(Error::Store(StoreError::Transient("subscription changed meanwhile".into())));
-                }
-                let msg = format!("Your {} {} subscription was cancelled.", sub.platform_name, sub.plan_name);
-                ctx.notify(
-                    &mut *tx,
-                    &sub.user_id,
-                    NotificationKind::Cancelled,
-                    "Subscription cancelled",
-                    msg,
-                )
-                .await?;
-                let details = json!({ "reason": reason });
-                ctx.audit(&mut *tx, actor, "subscription.cancel", ("subscription", sub.id.as_str()), details)
+            .unit(|tx| {
+                Box::pin(async move {
+                    let ctx = self.ctx;
+                    let now = ctx.now();
+                    let mut sub =
+                        tx.get_subscription(id).await?.ok_or(Error::NotFound { what: "subscription" })?;
+                    let expected = sub.status;
+                    if !matches!(
+                        sub.effective_status(now),
+                        SubscriptionStatus::PendingCredentials | SubscriptionStatus::Active
+                    ) {
+                        return Err(Error::InvalidState(format!(
+                            "cannot cancel a {} subscription",
+                            sub.effective_status(now)
+                        ))
+                        .into());
+                    }
+                    sub.status = SubscriptionStatus::Cancelled;
+                    sub.updated_at = now;
+                    if !tx.update_subscription(&sub, expected).await? {
+                        return Err(UnitError::RunAgain("subscription changed meanwhile"));
+                    }
+                    let msg =
+                        format!("Your {} {} subscription was cancelled.", sub.platform_name, sub.plan_name);
+                    ctx.notify(
+                        &mut *tx,
+                        &sub.user_id,
+                        NotificationKind::Cancelled,
+                        "Subscription cancelled",
+                        msg,
+                    )
                     .await?;
-                tx.commit().await?;
-                Ok(sub)
+                    let details = json!({ "reason": reason });
+                    ctx.audit(
+                        &mut *tx,
+                        actor,
+                        "subscription.cancel",
+                        ("subscription", sub.id.as_str()),
+                        details,
+                    )
+                    .await?;
+                    Ok(sub)
+                })
             })
             .await
     }
@@ -253,68 +262,71 @@ impl Subscriptions<'_> {
 
     async fn expire_batch(&self, limit: u32) -> Result<u64> {
         self.ctx
-            .retry(|| async move {
-                let ctx = self.ctx;
-                let now = ctx.now();
-                let mut tx = ctx.store.begin().await?;
-                let due = tx.list_subscriptions_ended(now, limit).await?;
-                let mut n = 0;
-                for mut sub in due {
-                    sub.status = SubscriptionStatus::Expired;
-                    sub.updated_at = now;
-                    if tx.update_subscription(&sub, SubscriptionStatus::Active).await? {
-                        n += 1;
-                        let msg =
-                            format!("Your {} {} subscription has ended.", sub.platform_name, sub.plan_name);
-                        ctx.notify(
-                            &mut *tx,
-                            &sub.user_id,
-                            NotificationKind::Expired,
-                            "Subscription expired",
-                            msg,
-                        )
-                        .await?;
+            .unit(|tx| {
+                Box::pin(async move {
+                    let ctx = self.ctx;
+                    let now = ctx.now();
+                    let due = tx.list_subscriptions_ended(now, limit).await?;
+                    let mut n = 0;
+                    for mut sub in due {
+                        sub.status = SubscriptionStatus::Expired;
+                        sub.updated_at = now;
+                        if tx.update_subscription(&sub, SubscriptionStatus::Active).await? {
+                            n += 1;
+                            let msg = format!(
+                                "Your {} {} subscription has ended.",
+                                sub.platform_name, sub.plan_name
+                            );
+                            ctx.notify(
+                                &mut *tx,
+                                &sub.user_id,
+                                NotificationKind::Expired,
+                                "Subscription expired",
+                                msg,
+                            )
+                            .await?;
+                        }
                     }
-                }
-                tx.commit().await?;
-                Ok(n)
+                    Ok(n)
+                })
             })
             .await
     }
 
     async fn remind_batch(&self, limit: u32) -> Result<u64> {
         self.ctx
-            .retry(|| async move {
-                let ctx = self.ctx;
-                let now = ctx.now();
-                let until = now + TimeDelta::days(i64::from(ctx.config.subscriptions.reminder_days));
-                let mut tx = ctx.store.begin().await?;
-                let due = tx.list_subscriptions_to_remind(now, until, limit).await?;
-                let mut n = 0;
-                for mut sub in due {
-                    sub.reminded_at = Some(now);
-                    sub.updated_at = now;
-                    if tx.update_subscription(&sub, SubscriptionStatus::Active).await? {
-                        n += 1;
-                        let days = sub.end_at.map(|e| (e - now).num_hours().div_euclid(24) + 1).unwrap_or(0);
-                        let msg = format!(
-                            "Your {} {} subscription ends in {days} day{}.",
-                            sub.platform_name,
-                            sub.plan_name,
-                            if days == 1 { "" } else { "s" }
-                        );
-                        ctx.notify(
-                            &mut *tx,
-                            &sub.user_id,
-                            NotificationKind::ExpiringSoon,
-                            "Subscription ending soon",
-                            msg,
-                        )
-                        .await?;
+            .unit(|tx| {
+                Box::pin(async move {
+                    let ctx = self.ctx;
+                    let now = ctx.now();
+                    let until = now + TimeDelta::days(i64::from(ctx.config.subscriptions.reminder_days));
+                    let due = tx.list_subscriptions_to_remind(now, until, limit).await?;
+                    let mut n = 0;
+                    for mut sub in due {
+                        sub.reminded_at = Some(now);
+                        sub.updated_at = now;
+                        if tx.update_subscription(&sub, SubscriptionStatus::Active).await? {
+                            n += 1;
+                            let days =
+                                sub.end_at.map(|e| (e - now).num_hours().div_euclid(24) + 1).unwrap_or(0);
+                            let msg = format!(
+                                "Your {} {} subscription ends in {days} day{}.",
+                                sub.platform_name,
+                                sub.plan_name,
+                                if days == 1 { "" } else { "s" }
+                            );
+                            ctx.notify(
+                                &mut *tx,
+                                &sub.user_id,
+                                NotificationKind::ExpiringSoon,
+                                "Subscription ending soon",
+                                msg,
+                            )
+                            .await?;
+                        }
                     }
-                }
-                tx.commit().await?;
-                Ok(n)
+                    Ok(n)
+                })
             })
             .await
     }

@@ -1,8 +1,8 @@
 //! Profiles and staff administration of users.
 
 use crate::access::{Action, Actor};
-use crate::app::Ctx;
 use crate::auth::{new_user, phone_race};
+use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
 use crate::model::{Page, PageRequest, Role, User, UserFilter};
@@ -40,19 +40,19 @@ impl Users<'_> {
         };
         let (name, email) = (&name, &email);
         self.ctx
-            .retry(|| async move {
-                let mut tx = self.ctx.store.begin().await?;
-                let mut u = tx.get_user(&actor.user_id).await?.ok_or(Error::NotFound { what: "user" })?;
-                if let Some(n) = name {
-                    u.name = n.clone();
-                }
-                if let Some(e) = email {
-                    u.email = e.clone();
-                }
-                u.updated_at = self.ctx.now();
-                tx.update_user(&u).await?;
-                tx.commit().await?;
-                Ok(u)
+            .unit(|tx| {
+                Box::pin(async move {
+                    let mut u = tx.get_user(&actor.user_id).await?.ok_or(Error::NotFound { what: "user" })?;
+                    if let Some(n) = name {
+                        u.name = n.clone();
+                    }
+                    if let Some(e) = email {
+                        u.email = e.clone();
+                    }
+                    u.updated_at = self.ctx.now();
+                    tx.update_user(&u).await?;
+                    Ok(u)
+                })
             })
             .await
     }
@@ -125,23 +125,23 @@ impl Users<'_> {
         actor: &Actor,
         id: &UserId,
         action: &str,
-        change: impl Fn(&mut User) -> serde_json::Value,
+        change: impl Fn(&mut User) -> serde_json::Value + Sync,
     ) -> Result<User> {
         let change = &change;
         self.ctx
-            .retry(|| async move {
-                let now = self.ctx.now();
-                let mut tx = self.ctx.store.begin().await?;
-                let mut u = tx.get_user(id).await?.ok_or(Error::NotFound { what: "user" })?;
-                let details = change(&mut u);
-                u.updated_at = now;
-                tx.update_user(&u).await?;
-                if u.is_blocked {
-                    tx.revoke_user_refresh_tokens(&u.id, now).await?;
-                }
-                self.ctx.audit(&mut *tx, actor, action, ("user", u.id.as_str()), details).await?;
-                tx.commit().await?;
-                Ok(u)
+            .unit(|tx| {
+                Box::pin(async move {
+                    let now = self.ctx.now();
+                    let mut u = tx.get_user(id).await?.ok_or(Error::NotFound { what: "user" })?;
+                    let details = change(&mut u);
+                    u.updated_at = now;
+                    tx.update_user(&u).await?;
+                    if u.is_blocked {
+                        tx.revoke_user_refresh_tokens(&u.id, now).await?;
+                    }
+                    self.ctx.audit(tx, actor, action, ("user", u.id.as_str()), details).await?;
+                    Ok(u)
+                })
             })
             .await
     }
@@ -153,26 +153,26 @@ impl Users<'_> {
         let phone = &PhoneNumber::parse(phone_raw, self.ctx.config.auth.default_country.as_deref())
             .map_err(|e| Error::validation("phone", e.to_string()))?;
         self.ctx
-            .retry(|| async move {
-                let now = self.ctx.now();
-                let mut tx = self.ctx.store.begin().await?;
-                let (user, created) = match tx.get_user_by_phone(phone).await? {
-                    Some(mut u) => {
-                        u.role = role;
-                        u.updated_at = now;
-                        tx.update_user(&u).await?;
-                        (u, false)
-                    }
-                    None => {
-                        let u = new_user(self.ctx, phone.clone(), role, now);
-                        tx.insert_user(&u).await.map_err(phone_race)?;
-                        (u, true)
-                    }
-                };
-                let details = json!({ "to": role, "created": created });
-                self.ctx.audit(&mut *tx, actor, "user.set_role", ("user", user.id.as_str()), details).await?;
-                tx.commit().await?;
-                Ok(user)
+            .unit(|tx| {
+                Box::pin(async move {
+                    let now = self.ctx.now();
+                    let (user, created) = match tx.get_user_by_phone(phone).await? {
+                        Some(mut u) => {
+                            u.role = role;
+                            u.updated_at = now;
+                            tx.update_user(&u).await?;
+                            (u, false)
+                        }
+                        None => {
+                            let u = new_user(self.ctx, phone.clone(), role, now);
+                            tx.insert_user(&u).await.map_err(phone_race)?;
+                            (u, true)
+                        }
+                    };
+                    let details = json!({ "to": role, "created": created });
+                    self.ctx.audit(tx, actor, "user.set_role", ("user", user.id.as_str()), details).await?;
+                    Ok(user)
+                })
             })
             .await
     }

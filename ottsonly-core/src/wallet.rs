@@ -4,7 +4,7 @@
 //! in one unit of work, so a balance always equals the sum of its ledger.
 
 use crate::access::{Action, Actor};
-use crate::app::Ctx;
+use crate::ctx::{Ctx, UnitError};
 use crate::error::{Error, Result, StoreError, constraint};
 use crate::ids::{TopUpId, UserId};
 use crate::model::*;
@@ -44,14 +44,42 @@ pub struct TopUpIntent {
     pub key_id: String,
 }
 
-/// The result of confirming a top-up payment.
+/// A top-up credited by a payment: the top-up as paid, the amount and the balance after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopUpCredit {
     pub topup: TopUp,
     pub credited: Money,
     pub balance: Money,
-    /// True when this payment had already been credited (a replay); nothing moved now.
-    pub replayed: bool,
+}
+
+/// What confirming a payment did. Every variant is a final answer about that payment; an `Err`
+/// beside it means nothing is known to have happened and the caller may try again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    /// The wallet was credited now.
+    Credited(TopUpCredit),
+    /// This payment had been credited before (a replay, or another path got there first);
+    /// nothing moved now. Carries the top-up and the current balance.
+    AlreadyCredited(TopUpCredit),
+    /// The paid amount or currency differs from the intent: recorded and alerted, not credited.
+    AmountMismatch { expected: Money, paid_paise: i64, currency: String },
+    /// The payment is not captured yet: nothing was done.
+    NotCaptured,
+    /// No top-up has this gateway order (not ours, or another integration's).
+    UnknownOrder,
+}
+
+impl PaymentOutcome {
+    /// The credit, new or replayed; the outcomes that credited nothing as the error a caller
+    /// that needs a credit answers with.
+    pub fn into_credit(self) -> Result<TopUpCredit> {
+        match self {
+            PaymentOutcome::Credited(c) | PaymentOutcome::AlreadyCredited(c) => Ok(c),
+            PaymentOutcome::AmountMismatch { .. } => Err(Error::PaymentAmountMismatch),
+            PaymentOutcome::NotCaptured => Err(Error::PaymentNotCaptured),
+            PaymentOutcome::UnknownOrder => Err(Error::NotFound { what: "top-up" }),
+        }
+    }
 }
 
 /// What one reconciliation pass did.
@@ -66,7 +94,7 @@ pub struct ReconcileReport {
 /// A notification from the payment gateway (a webhook), already authenticated by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GatewayEvent {
-    /// A payment was captured (Razorpay `payment.captured` or `order.paid`).
+    /// A payment was captured (or its order reported paid).
     PaymentCaptured(GatewayPayment),
     /// Any other event; acknowledged and ignored.
     Other(String),
@@ -100,9 +128,9 @@ pub enum ConfirmedVia {
 impl ConfirmedVia {
     fn as_str(self) -> &'static str {
         match self {
-            ConfirmedVia::Checkout => "razorpay checkout",
-            ConfirmedVia::Webhook => "razorpay webhook",
-            ConfirmedVia::Reconciliation => "razorpay reconciliation",
+            ConfirmedVia::Checkout => "gateway checkout",
+            ConfirmedVia::Webhook => "gateway webhook",
+            ConfirmedVia::Reconciliation => "gateway reconciliation",
         }
     }
 }
@@ -155,19 +183,18 @@ impl Wallet<'_> {
         };
         let adj = &adj;
         self.ctx
-            .retry(|| async move {
+            .unit(|tx| Box::pin(async move {
                 let ctx = self.ctx;
                 let now = ctx.now();
                 let kind = match adj.direction {
                     Direction::Credit => EntryKind::Credit,
                     Direction::Debit => EntryKind::Debit,
                 };
-                let mut tx = ctx.store.begin().await?;
                 if let Some(prev) = tx.get_ledger_entry_by_reference(ReferenceType::Adjustment, reference, kind).await? {
                     if prev.amount == adj.amount && prev.user_id == adj.user_id {
                         return Ok(prev);
                     }
-                    return Err(Error::IdempotencyKeyReused);
+                    return Err(Error::IdempotencyKeyReused.into());
                 }
                 let user = tx.get_user(&adj.user_id).await?.ok_or(Error::NotFound { what: "user" })?;
                 let balance = match adj.direction {
@@ -189,7 +216,7 @@ impl Wallet<'_> {
                 };
                 tx.insert_ledger_entry(&entry).await.map_err(|e| match e {
                     StoreError::Conflict { constraint: constraint::LEDGER_REFERENCE } => {
-                        Error::Store(StoreError::Transient("concurrent adjustment with the same request id".into()))
+                        UnitError::RunAgain("concurrent adjustment with the same request id")
                     }
                     e => e.into(),
                 })?;
@@ -209,9 +236,8 @@ impl Wallet<'_> {
                 }
                 let details = json!({ "direction": kind, "amount_paise": adj.amount, "reason": reason, "balance_after_paise": balance });
                 ctx.audit(&mut *tx, actor, "wallet.adjust", ("user", user.id.as_str()), details).await?;
-                tx.commit().await?;
                 Ok(entry)
-            })
+            }))
             .await
     }
 
@@ -261,30 +287,23 @@ impl Wallet<'_> {
             updated_at: now,
             paid_at: None,
         };
-        self.ctx
-            .retry(|| async move {
-                let mut tx = self.ctx.store.begin().await?;
-                tx.insert_topup(topup).await?;
-                tx.commit().await?;
-                Ok(())
-            })
-            .await?;
+        self.ctx.unit(|tx| Box::pin(async move { Ok(tx.insert_topup(topup).await?) })).await?;
         Ok(TopUpIntent { topup: topup.clone(), key_id: gateway.key_id().into() })
     }
 
     /// Confirms a top-up from the checkout callback. The order id must be one the caller created;
     /// the signature is checked against the stored order; the stored amount is credited, once per
-    /// payment. A replay returns the first result and credits nothing.
+    /// payment. A replay answers [`PaymentOutcome::AlreadyCredited`] and credits nothing.
     pub async fn verify_payment(
         &self,
         actor: &Actor,
         order_id: &str,
         payment_id: &str,
         signature: &str,
-    ) -> Result<TopUpCredit> {
+    ) -> Result<PaymentOutcome> {
         actor.require(Action::Wallet)?;
         let gateway = self.gateway()?;
-        let payment_id = validate::key("razorpay_payment_id", payment_id)?;
+        let payment_id = validate::key("payment_id", payment_id)?;
         let topup = {
             let mut r = self.ctx.store.reader().await?;
             r.get_topup_by_gateway_order(order_id.trim()).await?
@@ -298,25 +317,31 @@ impl Wallet<'_> {
 
     /// Confirms a top-up from a payment the gateway reported (webhook or polling). Only a
     /// captured payment in the intent's exact amount and currency is credited; a mismatch is
-    /// alerted and refused.
+    /// alerted and refused ([`PaymentOutcome::AmountMismatch`]).
     pub async fn confirm_gateway_payment(
         &self,
         payment: &GatewayPayment,
         via: ConfirmedVia,
-    ) -> Result<TopUpCredit> {
+    ) -> Result<PaymentOutcome> {
         let topup = {
             let mut r = self.ctx.store.reader().await?;
             r.get_topup_by_gateway_order(&payment.order_id).await?
-        }
-        .ok_or(Error::NotFound { what: "top-up" })?;
+        };
+        let Some(topup) = topup else {
+            return Ok(PaymentOutcome::UnknownOrder);
+        };
         if payment.status != PaymentStatus::Captured {
-            return Err(Error::PaymentNotCaptured);
+            return Ok(PaymentOutcome::NotCaptured);
         }
         if payment.amount_paise != topup.amount.paise()
             || !payment.currency.eq_ignore_ascii_case(&topup.currency)
         {
             self.record_mismatch(&topup, payment).await?;
-            return Err(Error::PaymentAmountMismatch);
+            return Ok(PaymentOutcome::AmountMismatch {
+                expected: topup.amount,
+                paid_paise: payment.amount_paise,
+                currency: payment.currency.clone(),
+            });
         }
         self.credit_topup(&topup.id, &payment.id, via).await
     }
@@ -343,25 +368,24 @@ impl Wallet<'_> {
                 EventOutcome::Ignored
             }
             GatewayEvent::PaymentCaptured(payment) => {
-                match self.confirm_gateway_payment(&payment, ConfirmedVia::Webhook).await {
-                    Ok(c) if c.replayed => EventOutcome::AlreadyCredited,
-                    Ok(c) => EventOutcome::Credited(c),
-                    Err(Error::PaymentAmountMismatch) => EventOutcome::Mismatch,
-                    Err(Error::PaymentNotCaptured) => EventOutcome::Ignored,
-                    Err(Error::NotFound { .. }) => EventOutcome::UnknownOrder,
-                    Err(e) => return Err(e),
+                match self.confirm_gateway_payment(&payment, ConfirmedVia::Webhook).await? {
+                    PaymentOutcome::Credited(c) => EventOutcome::Credited(c),
+                    PaymentOutcome::AlreadyCredited(_) => EventOutcome::AlreadyCredited,
+                    PaymentOutcome::AmountMismatch { .. } => EventOutcome::Mismatch,
+                    PaymentOutcome::NotCaptured => EventOutcome::Ignored,
+                    PaymentOutcome::UnknownOrder => EventOutcome::UnknownOrder,
                 }
             }
         };
         if let Some(id) = &event_id {
             let id = id.as_str();
             self.ctx
-                .retry(|| async move {
-                    let mut tx = self.ctx.store.begin().await?;
-                    // A concurrent delivery of the same event may have recorded it first: fine.
-                    tx.record_webhook_event(source, id, self.ctx.now()).await?;
-                    tx.commit().await?;
-                    Ok(())
+                .unit(|tx| {
+                    Box::pin(async move {
+                        // A concurrent delivery of the same event may have recorded it first: fine.
+                        tx.record_webhook_event(source, id, self.ctx.now()).await?;
+                        Ok(())
+                    })
                 })
                 .await?;
         }
@@ -370,10 +394,9 @@ impl Wallet<'_> {
 
     async fn record_mismatch(&self, topup: &TopUp, payment: &GatewayPayment) -> Result<()> {
         tracing::error!(topup = %topup.id, payment = %payment.id, expected = topup.amount.paise(), paid = payment.amount_paise, "payment amount mismatch");
-        self.ctx
-            .retry(|| async move {
-                let ctx = self.ctx;
-                let mut tx = ctx.store.begin().await?;
+        let ctx = self.ctx;
+        ctx.unit(|tx| {
+            Box::pin(async move {
                 let alert = AdminAlert::PaymentMismatch {
                     gateway_order_id: topup.gateway_order_id.clone(),
                     payment_id: payment.id.clone(),
@@ -381,54 +404,57 @@ impl Wallet<'_> {
                     paid_paise: payment.amount_paise,
                     currency: payment.currency.clone(),
                 };
-                ctx.alert(&mut *tx, &alert).await?;
+                ctx.alert(tx, &alert).await?;
                 let details = json!({ "payment_id": payment.id, "expected_paise": topup.amount, "paid_paise": payment.amount_paise, "currency": payment.currency });
                 let system = Actor::system(ctx.now());
-                ctx.audit(&mut *tx, &system, "payment.mismatch", ("topup", topup.id.as_str()), details).await?;
-                tx.commit().await?;
+                ctx.audit(tx, &system, "payment.mismatch", ("topup", topup.id.as_str()), details).await?;
                 Ok(())
             })
-            .await
+        })
+        .await
     }
 
     /// The one credit path for top-ups, whatever confirmed them: `Created` → `Paid` is a guarded
     /// step and the ledger entry is unique per payment id, so a payment credits at most once.
-    async fn credit_topup(&self, id: &TopUpId, payment_id: &str, via: ConfirmedVia) -> Result<TopUpCredit> {
-        self.ctx
-            .retry(|| async move {
-                let ctx = self.ctx;
+    /// Answers [`PaymentOutcome::Credited`] or [`PaymentOutcome::AlreadyCredited`].
+    async fn credit_topup(
+        &self,
+        id: &TopUpId,
+        payment_id: &str,
+        via: ConfirmedVia,
+    ) -> Result<PaymentOutcome> {
+        let ctx = self.ctx;
+        ctx.unit(|tx| {
+            Box::pin(async move {
                 let now = ctx.now();
-                let mut tx = ctx.store.begin().await?;
                 let topup = tx.get_topup(id).await?.ok_or(Error::NotFound { what: "top-up" })?;
+                // Read before this unit writes the balance; it is never read back.
+                let user = tx.get_user(&topup.user_id).await?.ok_or(Error::NotFound { what: "user" })?;
                 match topup.status {
                     TopUpStatus::Paid => {
-                        let user =
-                            tx.get_user(&topup.user_id).await?.ok_or(Error::NotFound { what: "user" })?;
                         if topup.gateway_payment_id.as_deref() != Some(payment_id) {
                             return Err(Error::InvalidState(
                                 "this top-up was already paid by another payment".into(),
-                            ));
+                            )
+                            .into());
                         }
-                        return Ok(TopUpCredit {
-                            credited: topup.amount,
-                            balance: user.wallet_balance,
-                            topup,
-                            replayed: true,
-                        });
+                        let credit =
+                            TopUpCredit { credited: topup.amount, balance: user.wallet_balance, topup };
+                        return Ok(PaymentOutcome::AlreadyCredited(credit));
                     }
                     TopUpStatus::Expired | TopUpStatus::Failed => {
-                        return Err(Error::InvalidState(format!("top-up is {}", topup.status)));
+                        return Err(Error::InvalidState(format!("top-up is {}", topup.status)).into());
                     }
                     TopUpStatus::Created => {}
                 }
                 let paid = tx.mark_topup_paid(id, payment_id, now).await.map_err(|e| match e {
                     StoreError::Conflict { constraint: constraint::TOPUP_GATEWAY_PAYMENT } => {
-                        Error::InvalidState("payment already used for another top-up".into())
+                        Error::InvalidState("payment already used for another top-up".into()).into()
                     }
-                    e => e.into(),
+                    e => UnitError::from(e),
                 })?;
                 if !paid {
-                    return Err(Error::Store(StoreError::Transient("top-up confirmed concurrently".into())));
+                    return Err(UnitError::RunAgain("top-up confirmed concurrently"));
                 }
                 let balance = tx
                     .credit_balance(&topup.user_id, topup.amount, now)
@@ -448,26 +474,32 @@ impl Wallet<'_> {
                 })
                 .await?;
                 ctx.notify(
-                    &mut *tx,
+                    tx,
                     &topup.user_id,
                     NotificationKind::WalletCredited,
                     "Wallet topped up",
                     format!("{} was added to your wallet. Balance {balance}.", topup.amount),
                 )
                 .await?;
-                let user = tx.get_user(&topup.user_id).await?.ok_or(Error::NotFound { what: "user" })?;
                 let alert = AdminAlert::WalletCredited {
                     user_phone: user.phone.masked(),
                     amount_paise: topup.amount.paise(),
                     balance_paise: balance.paise(),
                     via: via.as_str().into(),
                 };
-                ctx.alert(&mut *tx, &alert).await?;
-                let topup = tx.get_topup(id).await?.ok_or(Error::NotFound { what: "top-up" })?;
-                tx.commit().await?;
-                Ok(TopUpCredit { credited: topup.amount, balance, topup, replayed: false })
+                ctx.alert(tx, &alert).await?;
+                // Exactly what `mark_topup_paid` wrote; no need to read it back.
+                let topup = TopUp {
+                    status: TopUpStatus::Paid,
+                    gateway_payment_id: Some(payment_id.into()),
+                    paid_at: Some(now),
+                    updated_at: now,
+                    ..topup
+                };
+                Ok(PaymentOutcome::Credited(TopUpCredit { credited: topup.amount, balance, topup }))
             })
-            .await
+        })
+        .await
     }
 
     /// One reconciliation pass: asks the gateway about top-ups still open after
@@ -498,21 +530,25 @@ impl Wallet<'_> {
             let captured = payments.iter().find(|p| p.status == PaymentStatus::Captured);
             if let Some(p) = captured {
                 match self.confirm_gateway_payment(p, ConfirmedVia::Reconciliation).await {
-                    Ok(c) if !c.replayed => report.credited += 1,
-                    Ok(_) => {}
+                    Ok(PaymentOutcome::Credited(_)) => report.credited += 1,
+                    Ok(PaymentOutcome::AlreadyCredited(_)) => {}
+                    Ok(other) => {
+                        tracing::warn!(topup = %topup.id, outcome = ?other, "reconciliation could not credit");
+                        report.errors += 1;
+                    }
                     Err(e) => {
                         tracing::warn!(topup = %topup.id, error = %e, "reconciliation could not credit");
                         report.errors += 1;
                     }
                 }
             } else if topup.created_at <= horizon {
+                let id = &topup.id;
                 let closed = self
                     .ctx
-                    .retry(|| async {
-                        let mut tx = self.ctx.store.begin().await?;
-                        let ok = tx.close_topup(&topup.id, TopUpStatus::Expired, self.ctx.now()).await?;
-                        tx.commit().await?;
-                        Ok(ok)
+                    .unit(|tx| {
+                        Box::pin(async move {
+                            Ok(tx.close_topup(id, TopUpStatus::Expired, self.ctx.now()).await?)
+                        })
                     })
                     .await?;
                 if closed {

@@ -1,24 +1,47 @@
 //! A wired-up [`Ottsonly`] on a test store, with a movable clock, a fake gateway and an OTP
-//! sender that records codes, plus an invariant checker.
+//! sender that records codes, plus an invariant checker; and a sleeper that records waits.
 
 use super::TestStore;
+use super::gateway::FakeGateway;
+use crate::Ottsonly;
 use crate::access::Actor;
-use crate::app::Ottsonly;
 use crate::auth::{OtpSender, Session};
 use crate::catalog::NewProduct;
-use crate::clock::ManualClock;
+use crate::clock::{ManualClock, Sleeper};
 use crate::config::CoreConfig;
 use crate::crypto::{CredentialCipher, Credentials};
 use crate::ids::UserId;
 use crate::model::*;
 use crate::money::Money;
-use crate::payments::FakeGateway;
 use crate::phone::PhoneNumber;
 use crate::wallet::{Adjustment, Direction};
 use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Records every wait core asks for and returns at once (after yielding to the scheduler), so a
+/// test that drives retries takes no wall-clock time and can check the backoff.
+#[derive(Debug, Default)]
+pub struct RecordingSleeper {
+    slept: Mutex<Vec<Duration>>,
+}
+
+impl RecordingSleeper {
+    /// Every wait asked for so far, in order.
+    pub fn slept(&self) -> Vec<Duration> {
+        self.slept.lock().expect("lock").clone()
+    }
+}
+
+#[async_trait]
+impl Sleeper for RecordingSleeper {
+    async fn sleep(&self, duration: Duration) {
+        self.slept.lock().expect("lock").push(duration);
+        tokio::task::yield_now().await;
+    }
+}
 
 /// Records every code "sent", and can be told to fail.
 #[derive(Default)]
@@ -73,6 +96,16 @@ impl Harness {
     }
 
     pub fn with_config(ts: TestStore, adjust: impl FnOnce(&mut CoreConfig)) -> Self {
+        Self::build(ts, adjust, None)
+    }
+
+    /// With another [`Sleeper`] (e.g. a [`RecordingSleeper`]) instead of tokio's timer. The
+    /// default harness sleeps for real, which the concurrency scenarios rely on for backoff.
+    pub fn with_sleeper(ts: TestStore, sleeper: Arc<dyn Sleeper>) -> Self {
+        Self::build(ts, |_| {}, Some(sleeper))
+    }
+
+    fn build(ts: TestStore, adjust: impl FnOnce(&mut CoreConfig), sleeper: Option<Arc<dyn Sleeper>>) -> Self {
         let mut config = CoreConfig::new(JWT_SECRET).expect("config");
         config.auth.test_phones =
             config.auth.parse_test_phones(&format!("{TEST_PHONE}:{TEST_PHONE_CODE}")).expect("test phones");
@@ -80,13 +113,15 @@ impl Harness {
         let clock = Arc::new(ManualClock::at_epoch_2030());
         let gateway = Arc::new(FakeGateway::new(GATEWAY_KEY_ID, GATEWAY_SECRET));
         let sms = Arc::new(RecordingOtpSender::default());
-        let app = Ottsonly::builder(ts.store.clone(), config)
+        let mut builder = Ottsonly::builder(ts.store.clone(), config)
             .clock(clock.clone())
             .otp_sender(sms.clone())
             .payment_gateway(gateway.clone())
-            .credential_cipher(CredentialCipher::new(&[42u8; 32]))
-            .build()
-            .expect("build");
+            .credential_cipher(CredentialCipher::new(&[42u8; 32]));
+        if let Some(sleeper) = sleeper {
+            builder = builder.sleeper(sleeper);
+        }
+        let app = builder.build().expect("build");
         Harness { app, clock, gateway, sms, ts }
     }
 

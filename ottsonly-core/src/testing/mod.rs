@@ -1,7 +1,9 @@
-//! Test support shared by every backend: the storage conformance suite and test doubles.
+//! Test support shared by every backend: the storage conformance suite, the domain scenarios
+//! and test doubles (a fake payment gateway, a recording OTP sender, a recording sleeper).
 //! Not a stable API.
 
 pub mod conformance;
+pub mod gateway;
 pub mod harness;
 pub mod scenarios;
 

@@ -9,10 +9,11 @@ use crate::error::Error;
 use crate::model::*;
 use crate::money::Money;
 use crate::payments::PaymentStatus;
-use crate::wallet::{Adjustment, ConfirmedVia, Direction};
+use crate::wallet::{Adjustment, ConfirmedVia, Direction, PaymentOutcome};
 use chrono::TimeDelta;
 use futures::future::join_all;
 use std::sync::Arc;
+use std::time::Duration;
 
 fn money(p: i64) -> Money {
     Money::from_paise(p).expect("money")
@@ -801,11 +802,18 @@ pub async fn topup_verify_happy_path_and_replay(ts: TestStore) {
         h.app.wallet().verify_payment(&other, &oid, &pay, &sig).await,
         Err(Error::NotFound { .. })
     ));
-    let c = h.app.wallet().verify_payment(&user, &oid, &pay, &sig).await.unwrap();
-    assert_eq!((c.credited, c.balance, c.replayed), (money(50000), money(50000), false));
+    let PaymentOutcome::Credited(c) = h.app.wallet().verify_payment(&user, &oid, &pay, &sig).await.unwrap()
+    else {
+        panic!("expected a credit")
+    };
+    assert_eq!((c.credited, c.balance), (money(50000), money(50000)));
     assert_eq!(c.topup.status, TopUpStatus::Paid);
+    assert_eq!(c.topup.gateway_payment_id.as_deref(), Some(pay.as_str()));
+    // The credit describes the top-up exactly as stored.
+    let stored = h.ts.store.reader().await.unwrap().get_topup(&c.topup.id).await.unwrap().unwrap();
+    assert_eq!(c.topup, stored);
     let again = h.app.wallet().verify_payment(&user, &oid, &pay, &sig).await.unwrap();
-    assert!(again.replayed);
+    assert_eq!(again, PaymentOutcome::AlreadyCredited(c.clone()));
     assert_eq!(h.balance(&user.user_id).await, 50000);
     // A webhook after verify credits nothing more.
     let p = crate::payments::GatewayPayment {
@@ -815,7 +823,10 @@ pub async fn topup_verify_happy_path_and_replay(ts: TestStore) {
         currency: "INR".into(),
         status: PaymentStatus::Captured,
     };
-    assert!(h.app.wallet().confirm_gateway_payment(&p, ConfirmedVia::Webhook).await.unwrap().replayed);
+    assert!(matches!(
+        h.app.wallet().confirm_gateway_payment(&p, ConfirmedVia::Webhook).await.unwrap(),
+        PaymentOutcome::AlreadyCredited(_)
+    ));
     assert_eq!(h.balance(&user.user_id).await, 50000);
     assert!(outbox_types(&h).await.contains(&"wallet_credited".to_string()));
     h.check_invariants().await;
@@ -847,7 +858,10 @@ pub async fn topup_concurrent_confirmations_credit_once(ts: TestStore) {
     });
     let results: Vec<_> =
         join_all(tasks).await.into_iter().map(|r| r.expect("join").expect("confirm")).collect();
-    assert_eq!(results.iter().filter(|c| !c.replayed).count(), 1, "one credit");
+    assert_eq!(results.iter().filter(|c| matches!(c, PaymentOutcome::Credited(_))).count(), 1, "one credit");
+    assert!(
+        results.iter().all(|c| matches!(c, PaymentOutcome::Credited(_) | PaymentOutcome::AlreadyCredited(_)))
+    );
     assert_eq!(h.balance(&user.user_id).await, 25000);
     h.check_invariants().await;
 }
@@ -864,21 +878,29 @@ pub async fn topup_amount_mismatch_is_refused_and_alerted(ts: TestStore) {
         currency: "INR".into(),
         status: PaymentStatus::Captured,
     };
-    assert!(matches!(
-        h.app.wallet().confirm_gateway_payment(&p, ConfirmedVia::Webhook).await,
-        Err(Error::PaymentAmountMismatch)
-    ));
+    assert_eq!(
+        h.app.wallet().confirm_gateway_payment(&p, ConfirmedVia::Webhook).await.unwrap(),
+        PaymentOutcome::AmountMismatch { expected: money(10000), paid_paise: 100, currency: "INR".into() }
+    );
     let usd = crate::payments::GatewayPayment { amount_paise: 10000, currency: "USD".into(), ..p.clone() };
     assert!(matches!(
         h.app.wallet().confirm_gateway_payment(&usd, ConfirmedVia::Webhook).await,
-        Err(Error::PaymentAmountMismatch)
+        Ok(PaymentOutcome::AmountMismatch { .. })
     ));
-    let authorized =
-        crate::payments::GatewayPayment { amount_paise: 10000, status: PaymentStatus::Authorized, ..p };
-    assert!(matches!(
-        h.app.wallet().confirm_gateway_payment(&authorized, ConfirmedVia::Webhook).await,
-        Err(Error::PaymentNotCaptured)
-    ));
+    let authorized = crate::payments::GatewayPayment {
+        amount_paise: 10000,
+        status: PaymentStatus::Authorized,
+        ..p.clone()
+    };
+    assert_eq!(
+        h.app.wallet().confirm_gateway_payment(&authorized, ConfirmedVia::Webhook).await.unwrap(),
+        PaymentOutcome::NotCaptured
+    );
+    let unknown = crate::payments::GatewayPayment { order_id: "order_nope".into(), ..p };
+    assert_eq!(
+        h.app.wallet().confirm_gateway_payment(&unknown, ConfirmedVia::Webhook).await.unwrap(),
+        PaymentOutcome::UnknownOrder
+    );
     assert_eq!(h.balance(&user.user_id).await, 0);
     assert!(outbox_types(&h).await.contains(&"payment_mismatch".to_string()));
 }
@@ -930,14 +952,14 @@ pub async fn gateway_events_credit_once_and_dedupe(ts: TestStore) {
     let first = h
         .app
         .wallet()
-        .handle_gateway_event("razorpay", Some("evt_1"), captured(&a, "pay_a", 1000))
+        .handle_gateway_event("gateway", Some("evt_1"), captured(&a, "pay_a", 1000))
         .await
         .unwrap();
     assert!(matches!(first, EventOutcome::Credited(_)), "{first:?}");
     let again = h
         .app
         .wallet()
-        .handle_gateway_event("razorpay", Some("evt_1"), captured(&a, "pay_a", 1000))
+        .handle_gateway_event("gateway", Some("evt_1"), captured(&a, "pay_a", 1000))
         .await
         .unwrap();
     assert_eq!(again, EventOutcome::Duplicate);
@@ -945,22 +967,28 @@ pub async fn gateway_events_credit_once_and_dedupe(ts: TestStore) {
     let other = h
         .app
         .wallet()
-        .handle_gateway_event("razorpay", Some("evt_2"), captured(&a, "pay_a", 1000))
+        .handle_gateway_event("gateway", Some("evt_2"), captured(&a, "pay_a", 1000))
         .await
         .unwrap();
     assert_eq!(other, EventOutcome::AlreadyCredited);
     // Then the late checkout verification replays.
     let sig = h.gateway.sign(&a, "pay_a");
-    assert!(h.app.wallet().verify_payment(&user, &a, "pay_a", &sig).await.unwrap().replayed);
+    assert!(matches!(
+        h.app.wallet().verify_payment(&user, &a, "pay_a", &sig).await.unwrap(),
+        PaymentOutcome::AlreadyCredited(_)
+    ));
     assert_eq!(h.balance(&user.user_id).await, 1000);
     // Verify first, then the webhook.
     let b = h.app.wallet().create_topup(&user, money(2000)).await.unwrap().topup.gateway_order_id;
     let sig = h.gateway.sign(&b, "pay_b");
-    assert!(!h.app.wallet().verify_payment(&user, &b, "pay_b", &sig).await.unwrap().replayed);
+    assert!(matches!(
+        h.app.wallet().verify_payment(&user, &b, "pay_b", &sig).await.unwrap(),
+        PaymentOutcome::Credited(_)
+    ));
     let late = h
         .app
         .wallet()
-        .handle_gateway_event("razorpay", Some("evt_3"), captured(&b, "pay_b", 2000))
+        .handle_gateway_event("gateway", Some("evt_3"), captured(&b, "pay_b", 2000))
         .await
         .unwrap();
     assert_eq!(late, EventOutcome::AlreadyCredited);
@@ -970,7 +998,7 @@ pub async fn gateway_events_credit_once_and_dedupe(ts: TestStore) {
     let m = h
         .app
         .wallet()
-        .handle_gateway_event("razorpay", Some("evt_4"), captured(&c, "pay_c", 50))
+        .handle_gateway_event("gateway", Some("evt_4"), captured(&c, "pay_c", 50))
         .await
         .unwrap();
     assert_eq!(m, EventOutcome::Mismatch);
@@ -978,14 +1006,14 @@ pub async fn gateway_events_credit_once_and_dedupe(ts: TestStore) {
     let unknown = h
         .app
         .wallet()
-        .handle_gateway_event("razorpay", Some("evt_5"), captured("order_nope", "pay_x", 1))
+        .handle_gateway_event("gateway", Some("evt_5"), captured("order_nope", "pay_x", 1))
         .await
         .unwrap();
     assert_eq!(unknown, EventOutcome::UnknownOrder);
     let ignored = h
         .app
         .wallet()
-        .handle_gateway_event("razorpay", Some("evt_6"), GatewayEvent::Other("refund.created".into()))
+        .handle_gateway_event("gateway", Some("evt_6"), GatewayEvent::Other("refund.created".into()))
         .await
         .unwrap();
     assert_eq!(ignored, EventOutcome::Ignored);
@@ -1097,6 +1125,106 @@ pub async fn outbox_leases_retries_and_parks(ts: TestStore) {
     assert!(h.app.outbox().claim("a", 10).await.unwrap().is_empty());
 }
 
+// ---------------------------------------------------------------- units of work
+
+/// `Ctx::unit` commits on `Ok`, keeps nothing on `Err`, runs the unit again on a transient store
+/// error or core's own "run again", waits through the injected sleeper with bounded jittered
+/// backoff, and gives up after `TX_ATTEMPTS_MAX` runs. No wall-clock time passes.
+pub async fn units_commit_roll_back_and_run_again(ts: TestStore) {
+    use crate::ctx::{TX_ATTEMPTS_MAX, UnitError};
+    use crate::error::StoreError;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let sleeper = Arc::new(RecordingSleeper::default());
+    let h = Harness::with_sleeper(ts, sleeper.clone());
+    let ctx = &h.app.ctx;
+    let setting = |key: &'static str| {
+        let store = h.ts.store.clone();
+        async move { store.reader().await.unwrap().get_setting(key).await.unwrap() }
+    };
+
+    // Two lost races, then success: only the last run's writes are kept.
+    let runs = &AtomicU32::new(0);
+    let v = ctx
+        .unit(|tx| {
+            Box::pin(async move {
+                let run = runs.fetch_add(1, Ordering::SeqCst);
+                assert_eq!(tx.get_setting("unit.a").await?, None, "an earlier run left a write");
+                tx.put_setting_if_absent("unit.a", &format!("run {run}")).await?;
+                match run {
+                    0 => Err(StoreError::Transient("lost to another writer".into()).into()),
+                    1 => Err(UnitError::RunAgain("a row changed meanwhile")),
+                    _ => Ok(run),
+                }
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!((v, runs.load(Ordering::SeqCst)), (2, 3));
+    assert_eq!(setting("unit.a").await.as_deref(), Some("run 2"));
+    let slept = sleeper.slept();
+    assert_eq!(slept.len(), 2, "{slept:?}");
+    assert!(slept[0] >= Duration::from_millis(1) && slept[0] <= Duration::from_millis(2), "{slept:?}");
+    assert!(slept[1] >= Duration::from_millis(1) && slept[1] <= Duration::from_millis(4), "{slept:?}");
+
+    // A failure is the answer: not run again, nothing kept.
+    let runs = &AtomicU32::new(0);
+    let r: crate::Result<()> = ctx
+        .unit(|tx| {
+            Box::pin(async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                tx.put_setting_if_absent("unit.b", "x").await?;
+                Err(Error::InsufficientBalance.into())
+            })
+        })
+        .await;
+    assert!(matches!(r, Err(Error::InsufficientBalance)), "{r:?}");
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(setting("unit.b").await, None);
+    assert_eq!(sleeper.slept().len(), 2);
+
+    // An outcome that is a refusal but must keep its writes is `Ok(Err(..))`.
+    let r: crate::Result<crate::Result<()>> = ctx
+        .unit(|tx| {
+            Box::pin(async move {
+                tx.put_setting_if_absent("unit.c", "kept").await?;
+                Ok(Err(Error::OtpExpired))
+            })
+        })
+        .await;
+    assert!(matches!(r, Ok(Err(Error::OtpExpired))), "{r:?}");
+    assert_eq!(setting("unit.c").await.as_deref(), Some("kept"));
+
+    // Bounded: a unit that always loses gives up after TX_ATTEMPTS_MAX runs, as `Busy` (never as
+    // a store error) for core's own signal and as the store's error for a transient one.
+    let before = sleeper.slept().len();
+    let runs = &AtomicU32::new(0);
+    let r: crate::Result<()> = ctx
+        .unit(|_tx| {
+            Box::pin(async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                Err(UnitError::RunAgain("always loses"))
+            })
+        })
+        .await;
+    assert!(matches!(r, Err(Error::Busy("always loses"))), "{r:?}");
+    assert_eq!(r.unwrap_err().code(), "busy");
+    assert_eq!(runs.load(Ordering::SeqCst), TX_ATTEMPTS_MAX);
+    let slept = &sleeper.slept()[before..];
+    assert_eq!(slept.len() as u32, TX_ATTEMPTS_MAX - 1);
+    assert!(slept.iter().all(|d| *d >= Duration::from_millis(1) && *d <= Duration::from_millis(128)));
+    let runs = &AtomicU32::new(0);
+    let r: crate::Result<()> = ctx
+        .unit(|_tx| {
+            Box::pin(async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                Err(StoreError::Transient("always busy".into()).into())
+            })
+        })
+        .await;
+    assert!(matches!(r, Err(Error::Store(StoreError::Transient(_)))), "{r:?}");
+    assert_eq!(runs.load(Ordering::SeqCst), TX_ATTEMPTS_MAX);
+}
+
 /// Expands one `#[tokio::test]` per scenario for a backend. `$new_store` is
 /// `async fn() -> TestStore`.
 #[macro_export]
@@ -1139,6 +1267,7 @@ macro_rules! service_scenario_tests {
             payments_not_configured,
             broadcasts_are_stored_once_with_per_user_state,
             outbox_leases_retries_and_parks,
+            units_commit_roll_back_and_run_again,
         );
     };
 }

@@ -3,7 +3,8 @@
 
 use ottsonly_core::auth::OtpSender;
 use ottsonly_core::config::CoreConfig;
-use ottsonly_core::payments::{FakeGateway, PaymentGateway};
+use ottsonly_core::payments::PaymentGateway;
+use ottsonly_core::testing::gateway::FakeGateway;
 use ottsonly_core::testing::harness::RecordingOtpSender;
 use ottsonly_core::{Actor, CredentialCipher, Ottsonly, Role, Store};
 use ottsonly_server::{CoreParts, HttpOptions, build_app, build_core, open_store};

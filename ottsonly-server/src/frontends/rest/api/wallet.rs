@@ -7,7 +7,7 @@ use crate::frontends::rest::dto::{
 };
 use crate::frontends::rest::error::{ApiResult, ok};
 use ottsonly_core::UserId;
-use ottsonly_core::wallet::Adjustment;
+use ottsonly_core::wallet::{Adjustment, PaymentOutcome};
 use poem_openapi::OpenApi;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
@@ -50,12 +50,13 @@ impl WalletApi {
     ) -> ApiResult<Json<TopUpCredit>> {
         let b = body.0;
         let wallet = self.0.app.wallet();
-        let c = wallet
+        let outcome = wallet
             .verify_payment(&auth.0, &b.razorpay_order_id, &b.razorpay_payment_id, &b.razorpay_signature)
             .await?;
-        if !c.replayed {
+        if let PaymentOutcome::Credited(c) = &outcome {
             metrics::record_topup(c.credited.paise());
         }
+        let c = outcome.into_credit()?;
         ok(TopUpCredit { credited_paise: c.credited.paise(), balance_paise: c.balance.paise() })
     }
 

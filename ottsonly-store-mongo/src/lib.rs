@@ -18,6 +18,7 @@ mod hot;
 mod read;
 mod schema;
 mod tx;
+mod unique;
 
 pub use error::SetupError;
 

@@ -19,8 +19,10 @@ mod read;
 mod schema;
 mod tx;
 mod unique;
+mod uri;
 
 pub use error::SetupError;
+pub use uri::{redact_uri, uri_with_database};
 
 use async_trait::async_trait;
 use mongodb::bson::doc;
@@ -36,21 +38,6 @@ use std::time::Duration;
 /// The database used when the connection string names none.
 pub const DEFAULT_DATABASE: &str = "ottsonly";
 
-/// `uri` with its database path replaced by `database`, options kept:
-/// `mongodb://h:1/?replicaSet=rs` → `mongodb://h:1/DATABASE?replicaSet=rs`. For operators and
-/// tests that point one server URI at several databases.
-pub fn uri_with_database(uri: &str, database: &str) -> String {
-    let Some((scheme, rest)) = uri.split_once("://") else { return uri.to_string() };
-    let (before_query, query) = match rest.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (rest, None),
-    };
-    let hosts = before_query.split_once('/').map_or(before_query, |(h, _)| h);
-    match query {
-        Some(q) => format!("{scheme}://{hosts}/{database}?{q}"),
-        None => format!("{scheme}://{hosts}/{database}"),
-    }
-}
 /// How long an operation waits for a suitable server when the connection string does not say
 /// (`serverSelectionTimeoutMS`). The driver's default of 30 s would make a down database look
 /// like a hung service at startup and on every request.

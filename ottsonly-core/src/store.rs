@@ -299,3 +299,97 @@ pub trait Store: Send + Sync + 'static {
     /// A short name for logs and metrics, e.g. `"sqlite"`.
     fn backend_name(&self) -> &'static str;
 }
+
+#[doc(hidden)]
+pub mod __private {
+    pub use async_trait::async_trait;
+}
+
+/// Implements [`StoreRead`] for backend types by delegating every method to a free function
+/// of the same name, so that a backend writes each read once and shares it between its reader
+/// (outside a transaction) and its unit of work (inside one).
+///
+/// ```text
+/// ottsonly_core::delegate_store_read!(read, |this| &mut *this.conn().await?; SqliteReader, SqliteTx);
+/// ```
+///
+/// What it expects from the backend:
+/// - a module in scope at the call (here `read`, one identifier) holding one function per
+///   [`StoreRead`] method, with the method's name and its arguments in the trait's order after
+///   a leading connection argument, returning a future of the trait method's
+///   `StoreResult<..>`: `async fn get_user(c: &mut Conn, id: &UserId) -> StoreResult<Option<User>>`;
+/// - a connection expression, written over `this` (the `&mut Self` of the method; name it as
+///   you like between the bars), evaluated afresh for every call and passed as that first
+///   argument. It may use `.await` and `?` (the error must convert into
+///   [`StoreError`](crate::error::StoreError)); temporaries live until the read finished;
+/// - the types to implement it for, `Send + Sync` as [`StoreRead`] requires.
+///
+/// The list of methods below is the only copy outside the trait itself: a method added to
+/// [`StoreRead`] is added here once, and every backend that lacks the function fails to build.
+#[macro_export]
+macro_rules! delegate_store_read {
+    ($read:ident, |$this:ident| $conn:expr; $($ty:ty),+ $(,)?) => {$(
+        $crate::__delegate_store_read_methods!(
+            [$read] [$this] [$conn] $ty;
+            get_user(id: &$crate::ids::UserId) -> Option<$crate::model::User>;
+            get_user_by_phone(phone: &$crate::phone::PhoneNumber) -> Option<$crate::model::User>;
+            list_users(filter: &$crate::model::UserFilter, slice: &$crate::model::Slice)
+                -> Vec<$crate::model::User>;
+            get_product(id: &$crate::ids::ProductId) -> Option<$crate::model::Product>;
+            list_products(include_inactive: bool, slice: &$crate::model::Slice) -> Vec<$crate::model::Product>;
+            count_available_credentials(product: &$crate::ids::ProductId) -> u64;
+            get_credential(id: &$crate::ids::CredentialId) -> Option<$crate::model::CredentialRecord>;
+            get_order(id: &$crate::ids::OrderId) -> Option<$crate::model::Order>;
+            get_order_by_idempotency_key(user: &$crate::ids::UserId, key: &str) -> Option<$crate::model::Order>;
+            list_orders(filter: &$crate::model::OrderFilter, slice: &$crate::model::Slice)
+                -> Vec<$crate::model::Order>;
+            get_subscription(id: &$crate::ids::SubscriptionId) -> Option<$crate::model::Subscription>;
+            get_subscription_by_order(order: &$crate::ids::OrderId) -> Option<$crate::model::Subscription>;
+            list_subscriptions(filter: &$crate::model::SubscriptionFilter, slice: &$crate::model::Slice)
+                -> Vec<$crate::model::Subscription>;
+            list_subscriptions_ended(now: $crate::model::Timestamp, limit: u32) -> Vec<$crate::model::Subscription>;
+            list_subscriptions_to_remind(now: $crate::model::Timestamp, until: $crate::model::Timestamp, limit: u32)
+                -> Vec<$crate::model::Subscription>;
+            list_ledger(user: &$crate::ids::UserId, slice: &$crate::model::Slice) -> Vec<$crate::model::LedgerEntry>;
+            ledger_sum(user: &$crate::ids::UserId) -> i64;
+            get_ledger_entry_by_reference(
+                reference_type: $crate::model::ReferenceType,
+                reference_id: &str,
+                kind: $crate::model::EntryKind
+            ) -> Option<$crate::model::LedgerEntry>;
+            get_topup(id: &$crate::ids::TopUpId) -> Option<$crate::model::TopUp>;
+            get_topup_by_gateway_order(gateway_order_id: &str) -> Option<$crate::model::TopUp>;
+            list_open_topups(created_before: $crate::model::Timestamp, limit: u32) -> Vec<$crate::model::TopUp>;
+            get_otp(phone: &$crate::phone::PhoneNumber) -> Option<$crate::model::OtpRecord>;
+            get_refresh_token_by_hash(token_hash: &str) -> Option<$crate::model::RefreshToken>;
+            list_notifications(
+                recipient: &$crate::model::Recipient,
+                unread_only: bool,
+                slice: &$crate::model::Slice
+            ) -> Vec<$crate::model::NotificationView>;
+            count_unread_notifications(recipient: &$crate::model::Recipient) -> u64;
+            list_outbox(status: Option<$crate::model::OutboxStatus>, slice: &$crate::model::Slice)
+                -> Vec<$crate::model::OutboxItem>;
+            list_audit(filter: &$crate::model::AuditFilter, slice: &$crate::model::Slice)
+                -> Vec<$crate::model::AuditEntry>;
+            get_setting(key: &str) -> Option<String>;
+            webhook_event_seen(source: &str, event_id: &str) -> bool;
+        );
+    )+};
+}
+
+/// Implementation detail of [`delegate_store_read!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __delegate_store_read_methods {
+    ([$read:ident] [$this:ident] [$conn:expr] $ty:ty;
+     $($name:ident($($arg:ident: $t:ty),* $(,)?) -> $ret:ty;)+) => {
+        #[$crate::store::__private::async_trait]
+        impl $crate::store::StoreRead for $ty {
+            $(async fn $name(&mut self, $($arg: $t),*) -> $crate::store::StoreResult<$ret> {
+                let $this = self;
+                $read::$name($conn, $($arg),*).await
+            })+
+        }
+    };
+}

@@ -1,6 +1,6 @@
 //! The one place driver errors become [`StoreError`]s, and the errors of setting up a store.
 
-use crate::schema::UNIQUE_RULES;
+use crate::unique::UNIQUE_RULES;
 use mongodb::error::{
     Error, ErrorKind, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT, WriteFailure,
 };

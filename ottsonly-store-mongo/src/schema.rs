@@ -4,15 +4,14 @@
 //! (`users`, `products`, `orders`, `subscriptions`, `wallet_transactions`, `notifications`),
 //! with integer paise (`*_paise`) instead of float amounts.
 //!
-//! Each unique index carries an explicit name, and [`UNIQUE_RULES`] maps that name to the
-//! `constraint::*` a duplicate-key error reports, so the mapping is exact rather than a guess
-//! from the key pattern.
+//! Each unique index carries an explicit name from [`crate::unique`], which maps that name to
+//! the `constraint::*` a duplicate-key error reports.
 
-use crate::error::SetupError;
+use crate::error::{SetupError, server_code};
+use crate::unique;
 use mongodb::bson::{Document, doc};
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, Database, IndexModel};
-use ottsonly_core::error::constraint;
 use ottsonly_core::{StoreError, StoreResult};
 
 /// Field names used in more than one place (queries, updates and decoding).
@@ -51,19 +50,6 @@ pub(crate) mod c {
 pub(crate) fn webhook_event_id(source: &str, event_id: &str) -> String {
     format!("{source}\u{1f}{event_id}")
 }
-
-/// Unique index names, and the rule each one enforces.
-pub(crate) const UNIQUE_RULES: &[(&str, &str)] = &[
-    ("_id_", constraint::PRIMARY_KEY),
-    ("users_phone_unique", constraint::USER_PHONE),
-    ("orders_user_idempotency_key_unique", constraint::ORDER_IDEMPOTENCY_KEY),
-    ("wallet_transactions_reference_unique", constraint::LEDGER_REFERENCE),
-    ("subscriptions_order_unique", constraint::SUBSCRIPTION_ORDER),
-    ("topups_gateway_order_unique", constraint::TOPUP_GATEWAY_ORDER),
-    ("topups_gateway_payment_unique", constraint::TOPUP_GATEWAY_PAYMENT),
-    ("refresh_tokens_token_hash_unique", constraint::REFRESH_TOKEN_HASH),
-    ("credentials_subscription_unique", constraint::CREDENTIAL_SUBSCRIPTION),
-];
 
 /// Handles on every collection (cheap clones of the database's).
 pub(crate) struct Colls {
@@ -113,7 +99,7 @@ fn index(name: &str, keys: Document) -> IndexModel {
     IndexModel::builder().keys(keys).options(IndexOptions::builder().name(name.to_owned()).build()).build()
 }
 
-fn unique(name: &str, keys: Document) -> IndexModel {
+fn unique_index(name: &str, keys: Document) -> IndexModel {
     let options = IndexOptions::builder().name(name.to_owned()).unique(true).build();
     IndexModel::builder().keys(keys).options(options).build()
 }
@@ -136,7 +122,7 @@ fn indexes() -> Vec<(&'static str, Vec<IndexModel>)> {
         (
             c::USERS,
             vec![
-                unique("users_phone_unique", doc! { "phone": 1 }),
+                unique_index(unique::USERS_PHONE, doc! { "phone": 1 }),
                 index("users_role", doc! { "role": 1, "_id": -1 }),
             ],
         ),
@@ -145,7 +131,7 @@ fn indexes() -> Vec<(&'static str, Vec<IndexModel>)> {
         (
             c::REFRESH_TOKENS,
             vec![
-                unique("refresh_tokens_token_hash_unique", doc! { "token_hash": 1 }),
+                unique_index(unique::REFRESH_TOKENS_TOKEN_HASH, doc! { "token_hash": 1 }),
                 // Revoking a family (reuse detection) and all of a user's tokens (logout everywhere).
                 index("refresh_tokens_family", doc! { "family_id": 1 }),
                 index("refresh_tokens_user", doc! { "user_id": 1 }),
@@ -157,7 +143,7 @@ fn indexes() -> Vec<(&'static str, Vec<IndexModel>)> {
             vec![
                 // A subscription holds at most one credential (pooled or assigned directly).
                 unique_where_string(
-                    "credentials_subscription_unique",
+                    unique::CREDENTIALS_SUBSCRIPTION,
                     doc! { "subscription_id": 1 },
                     "subscription_id",
                 ),
@@ -170,7 +156,7 @@ fn indexes() -> Vec<(&'static str, Vec<IndexModel>)> {
             vec![
                 // A retried purchase with the same key replays instead of buying twice.
                 unique_where_string(
-                    "orders_user_idempotency_key_unique",
+                    unique::ORDERS_USER_IDEMPOTENCY_KEY,
                     doc! { "user_id": 1, "idempotency_key": 1 },
                     "idempotency_key",
                 ),
@@ -181,7 +167,7 @@ fn indexes() -> Vec<(&'static str, Vec<IndexModel>)> {
         (
             c::SUBSCRIPTIONS,
             vec![
-                unique("subscriptions_order_unique", doc! { "order_id": 1 }),
+                unique_index(unique::SUBSCRIPTIONS_ORDER, doc! { "order_id": 1 }),
                 index("subscriptions_user", doc! { "user_id": 1, "_id": -1 }),
                 index("subscriptions_product", doc! { "product_id": 1, "_id": -1 }),
                 index("subscriptions_status", doc! { "status": 1, "_id": -1 }),
@@ -194,8 +180,8 @@ fn indexes() -> Vec<(&'static str, Vec<IndexModel>)> {
             vec![
                 // One debit per order, one refund per order, one credit per payment: the
                 // double-spend guard.
-                unique(
-                    "wallet_transactions_reference_unique",
+                unique_index(
+                    unique::LEDGER_REFERENCE,
                     doc! { "reference_type": 1, "reference_id": 1, "type": 1 },
                 ),
                 index("wallet_transactions_user", doc! { "user_id": 1, "_id": -1 }),
@@ -204,10 +190,10 @@ fn indexes() -> Vec<(&'static str, Vec<IndexModel>)> {
         (
             c::TOPUPS,
             vec![
-                unique("topups_gateway_order_unique", doc! { "gateway_order_id": 1 }),
+                unique_index(unique::TOPUPS_GATEWAY_ORDER, doc! { "gateway_order_id": 1 }),
                 // One payment credits one top-up, however often the webhook is replayed.
                 unique_where_string(
-                    "topups_gateway_payment_unique",
+                    unique::TOPUPS_GATEWAY_PAYMENT,
                     doc! { "gateway_payment_id": 1 },
                     "gateway_payment_id",
                 ),
@@ -267,7 +253,7 @@ pub(crate) async fn ensure(db: &Database) -> StoreResult<()> {
             match db.create_collection(name).await {
                 Ok(()) => {}
                 // Another process created it in between.
-                Err(e) if crate::error::server_code(&e) == Some(NAMESPACE_EXISTS) => {}
+                Err(e) if server_code(&e) == Some(NAMESPACE_EXISTS) => {}
                 Err(e) => {
                     let what = format!("creating collection {name}");
                     return Err(StoreError::backend(SetupError::Schema { what, source: e }));
@@ -294,6 +280,7 @@ const NAMESPACE_EXISTS: i32 = 48;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::unique::UNIQUE_RULES;
     use std::collections::HashSet;
 
     #[test]

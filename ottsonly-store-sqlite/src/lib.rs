@@ -15,9 +15,7 @@ mod tx;
 
 use async_trait::async_trait;
 use ottsonly_core::error::constraint;
-use ottsonly_core::ids::*;
-use ottsonly_core::model::*;
-use ottsonly_core::{PhoneNumber, Store, StoreError, StoreRead, StoreResult, Tx};
+use ottsonly_core::{Store, StoreError, StoreRead, StoreResult, Tx};
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -148,54 +146,9 @@ impl SqliteTx {
     }
 }
 
-/// Implements [`StoreRead`] for a type with a `conn()` by delegating every method to the
-/// function of the same name in [`read`], so reader and unit of work share one SQL text.
-macro_rules! impl_store_read {
-    ($($ty:ty),+) => {$(
-        impl_store_read!(@ $ty;
-            get_user(id: &UserId) -> Option<User>;
-            get_user_by_phone(phone: &PhoneNumber) -> Option<User>;
-            list_users(filter: &UserFilter, slice: &Slice) -> Vec<User>;
-            get_product(id: &ProductId) -> Option<Product>;
-            list_products(include_inactive: bool, slice: &Slice) -> Vec<Product>;
-            count_available_credentials(product: &ProductId) -> u64;
-            get_credential(id: &CredentialId) -> Option<CredentialRecord>;
-            get_order(id: &OrderId) -> Option<Order>;
-            get_order_by_idempotency_key(user: &UserId, key: &str) -> Option<Order>;
-            list_orders(filter: &OrderFilter, slice: &Slice) -> Vec<Order>;
-            get_subscription(id: &SubscriptionId) -> Option<Subscription>;
-            get_subscription_by_order(order: &OrderId) -> Option<Subscription>;
-            list_subscriptions(filter: &SubscriptionFilter, slice: &Slice) -> Vec<Subscription>;
-            list_subscriptions_ended(now: Timestamp, limit: u32) -> Vec<Subscription>;
-            list_subscriptions_to_remind(now: Timestamp, until: Timestamp, limit: u32) -> Vec<Subscription>;
-            list_ledger(user: &UserId, slice: &Slice) -> Vec<LedgerEntry>;
-            ledger_sum(user: &UserId) -> i64;
-            get_ledger_entry_by_reference(reference_type: ReferenceType, reference_id: &str, kind: EntryKind)
-                -> Option<LedgerEntry>;
-            get_topup(id: &TopUpId) -> Option<TopUp>;
-            get_topup_by_gateway_order(gateway_order_id: &str) -> Option<TopUp>;
-            list_open_topups(created_before: Timestamp, limit: u32) -> Vec<TopUp>;
-            get_otp(phone: &PhoneNumber) -> Option<OtpRecord>;
-            get_refresh_token_by_hash(token_hash: &str) -> Option<RefreshToken>;
-            list_notifications(recipient: &Recipient, unread_only: bool, slice: &Slice) -> Vec<NotificationView>;
-            count_unread_notifications(recipient: &Recipient) -> u64;
-            list_outbox(status: Option<OutboxStatus>, slice: &Slice) -> Vec<OutboxItem>;
-            list_audit(filter: &AuditFilter, slice: &Slice) -> Vec<AuditEntry>;
-            get_setting(key: &str) -> Option<String>;
-            webhook_event_seen(source: &str, event_id: &str) -> bool;
-        );
-    )+};
-    (@ $ty:ty; $($name:ident($($arg:ident: $t:ty),*) -> $ret:ty;)+) => {
-        #[async_trait]
-        impl StoreRead for $ty {
-            $(async fn $name(&mut self, $($arg: $t),*) -> StoreResult<$ret> {
-                read::$name(&mut *self.conn().await?, $($arg),*).await
-            })+
-        }
-    };
-}
-
-impl_store_read!(SqliteReader, SqliteTx);
+// Reader and unit of work share one SQL text per read (`read.rs`): each call runs it on the
+// reader's pool connection or on the transaction.
+ottsonly_core::delegate_store_read!(read, |this| &mut *this.conn().await?; SqliteReader, SqliteTx);
 
 /// The one place driver errors become [`StoreError`]s.
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {

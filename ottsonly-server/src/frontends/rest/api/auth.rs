@@ -1,4 +1,4 @@
-use super::{ApiTags, State};
+use super::state::{ApiTags, State};
 use crate::frontends::rest::auth::BearerAuth;
 use crate::frontends::rest::dto::{LoginRequest, OtpChallenge, RefreshRequest, Session, VerifyRequest};
 use crate::frontends::rest::error::{ApiError, ApiResult, ok};

@@ -1,4 +1,4 @@
-use super::{ApiTags, State, page};
+use super::state::{ApiTags, State, page};
 use crate::frontends::rest::auth::{BearerAuth, MaybeAuth};
 use crate::frontends::rest::dto::{
     CredentialImport, CredentialImportResult, NewProduct, Product, ProductPage, ProductPatch, StockRequest,

@@ -7,51 +7,12 @@ pub mod catalog;
 pub mod notifications;
 pub mod ops;
 pub mod orders;
+pub mod state;
 pub mod subscriptions;
 pub mod users;
 pub mod wallet;
 
-use crate::common::metrics::Metrics;
-use crate::frontends::rest::ratelimit::IpRateLimiter;
-use ottsonly_core::Ottsonly;
-use ottsonly_core::model::PageRequest;
-use poem_openapi::Tags;
-use std::sync::Arc;
-
-/// What every handler may use.
-#[derive(Clone)]
-pub struct State {
-    pub app: Ottsonly,
-    pub ip_limiter: Option<Arc<IpRateLimiter>>,
-    pub metrics: Metrics,
-}
-
-#[derive(Tags)]
-pub enum ApiTags {
-    /// Phone + one-time code login and sessions.
-    Auth,
-    /// Profiles, and staff administration of users.
-    Users,
-    /// Plans on sale, stock and credential pools.
-    Catalog,
-    /// Purchases and refunds.
-    Orders,
-    /// What a purchase bought, and its login.
-    Subscriptions,
-    /// The prepaid wallet.
-    Wallet,
-    /// In-app notifications and broadcasts.
-    Notifications,
-    /// Operator tools.
-    Admin,
-    /// Liveness, readiness and metrics.
-    Operations,
-}
-
-/// A page request from the `limit` and `cursor` query parameters (core checks the range).
-pub fn page(limit: Option<u32>, cursor: Option<String>) -> PageRequest {
-    PageRequest { limit, cursor }
-}
+pub use state::{ApiTags, State, page};
 
 /// Every API of the server, in the order the document lists them.
 pub fn all(state: &State) -> impl poem_openapi::OpenApi + use<> {

@@ -1,4 +1,4 @@
-use super::{ApiTags, State, page};
+use super::state::{ApiTags, State, page};
 use crate::frontends::rest::auth::BearerAuth;
 use crate::frontends::rest::dto::{Broadcast, BroadcastRequest, MarkedRead, NotificationPage, UnreadCount};
 use crate::frontends::rest::error::{ApiResult, ok};

@@ -1,4 +1,4 @@
-use super::{ApiTags, State};
+use super::state::{ApiTags, State};
 use crate::frontends::rest::dto::Health;
 use crate::frontends::rest::error::{ApiError, ApiResult, ok};
 use crate::frontends::rest::health::{HealthDetail, Integrations};

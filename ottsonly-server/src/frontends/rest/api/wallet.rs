@@ -1,4 +1,4 @@
-use super::{ApiTags, State, page};
+use super::state::{ApiTags, State, page};
 use crate::common::metrics;
 use crate::frontends::rest::auth::BearerAuth;
 use crate::frontends::rest::dto::{

@@ -7,32 +7,12 @@ use crate::error::{Error, Result, StoreError, constraint};
 use crate::ids::{RefreshTokenId, UserId};
 use crate::model::{OtpRecord, RefreshToken, Role, Timestamp, User};
 use crate::money::Money;
+pub use crate::otp_sender::{LogOtpSender, OtpSender};
 use crate::phone::PhoneNumber;
-use async_trait::async_trait;
 use chrono::TimeDelta;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-
-/// Delivers a one-time code to a phone (SMS in production).
-#[async_trait]
-pub trait OtpSender: Send + Sync + 'static {
-    /// Sends `code`. An error means the code did not leave; its text reaches the user, so it must
-    /// not contain the code or provider secrets.
-    async fn send(&self, phone: &PhoneNumber, code: &str) -> std::result::Result<(), String>;
-}
-
-/// Development sender: writes the code to the log instead of sending it. Never use in production.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct LogOtpSender;
-
-#[async_trait]
-impl OtpSender for LogOtpSender {
-    async fn send(&self, phone: &PhoneNumber, code: &str) -> std::result::Result<(), String> {
-        tracing::warn!(phone = %phone, code, "development OTP sender: code logged, not sent");
-        Ok(())
-    }
-}
 
 /// What the caller is told after a code was sent.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,17 +5,16 @@
 //! and hands out the services.
 
 use crate::access::Actor;
-use crate::auth::OtpSender;
 use crate::clock::{Clock, Entropy, Sleeper, truncate_ms};
 use crate::config::CoreConfig;
 use crate::crypto::CredentialCipher;
 use crate::error::{Error, Result, StoreError};
 use crate::ids::{AuditId, Id, IdGen, UserId};
 use crate::model::{
-    AuditEntry, Notification, NotificationKind, OutboxItem, OutboxStatus, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX,
-    Page, PageRequest, Slice, Timestamp,
+    AuditEntry, Notification, NotificationKind, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, Page, PageRequest, Slice,
+    Timestamp,
 };
-use crate::outbox::AdminAlert;
+use crate::otp_sender::OtpSender;
 use crate::payments::PaymentGateway;
 use crate::store::{Store, Tx};
 use futures::future::BoxFuture;
@@ -204,25 +203,6 @@ impl Ctx {
             created_at: self.now(),
         };
         tx.insert_notification(&n).await?;
-        Ok(())
-    }
-
-    /// Queues an admin alert in the same unit of work as its cause.
-    pub async fn alert(&self, tx: &mut dyn Tx, alert: &AdminAlert) -> Result<()> {
-        let now = self.now();
-        let item = OutboxItem {
-            id: self.id(),
-            payload: serde_json::to_string(alert).map_err(|e| Error::Internal(e.to_string()))?,
-            status: OutboxStatus::Pending,
-            attempts: 0,
-            created_at: now,
-            due_at: now,
-            lease_owner: None,
-            lease_until: None,
-            last_error: None,
-            delivered_at: None,
-        };
-        tx.insert_outbox(&item).await?;
         Ok(())
     }
 }

@@ -32,6 +32,7 @@ pub mod crypto;
 mod ctx;
 pub mod notifications;
 pub mod orders;
+pub mod otp_sender;
 pub mod outbox;
 pub mod payments;
 pub mod subscriptions;

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::ids::OutboxId;
 use crate::model::{OutboxItem, OutboxStatus, Page, PageRequest};
 use crate::money::Money;
+use crate::store::Tx;
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -196,5 +197,27 @@ impl Outbox<'_> {
     /// Decodes an item's alert.
     pub fn decode(item: &OutboxItem) -> Result<AdminAlert> {
         serde_json::from_str(&item.payload).map_err(|e| Error::Internal(format!("bad outbox payload: {e}")))
+    }
+}
+
+// Lives here, not in `ctx`, so that `ctx` needs no alert type: the dependency runs outbox → ctx.
+impl Ctx {
+    /// Queues an admin alert in the same unit of work as its cause.
+    pub async fn alert(&self, tx: &mut dyn Tx, alert: &AdminAlert) -> Result<()> {
+        let now = self.now();
+        let item = OutboxItem {
+            id: self.id(),
+            payload: serde_json::to_string(alert).map_err(|e| Error::Internal(e.to_string()))?,
+            status: OutboxStatus::Pending,
+            attempts: 0,
+            created_at: now,
+            due_at: now,
+            lease_owner: None,
+            lease_until: None,
+            last_error: None,
+            delivered_at: None,
+        };
+        tx.insert_outbox(&item).await?;
+        Ok(())
     }
 }

@@ -265,6 +265,8 @@ pub(crate) async fn list_ledger(
     c.page(coll, doc! { "user_id": user.as_str() }, slice).await
 }
 
+/// Only for core's testing extension (`StoreTestingExt`): production code never needs it.
+#[cfg(feature = "testing")]
 pub(crate) async fn ledger_sum(c: &mut Conn<'_>, user: &UserId) -> StoreResult<i64> {
     let signed = doc! {
         "$cond": [

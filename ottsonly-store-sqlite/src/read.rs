@@ -214,6 +214,8 @@ pub(crate) async fn list_ledger(
     l.page(c, slice).await
 }
 
+/// Only for core's testing extension (`StoreTestingExt`): production code never needs it.
+#[cfg(feature = "testing")]
 pub(crate) async fn ledger_sum(c: &mut SqliteConnection, user: &UserId) -> StoreResult<i64> {
     let q = sqlx::query_scalar(
         "SELECT COALESCE(SUM(CASE kind WHEN 'credit' THEN amount_paise ELSE -amount_paise END), 0) \

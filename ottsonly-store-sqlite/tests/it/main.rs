@@ -18,7 +18,7 @@ use tempfile::TempDir;
 async fn new_store() -> TestStore {
     let dir = TempDir::new().expect("temp dir");
     let store = SqliteStore::open_path(&dir.path().join("ottsonly.db")).await.expect("open store");
-    TestStore::new(Arc::new(store), dir)
+    TestStore::with_ext(Arc::new(store), dir)
 }
 
 /// Core's shared storage conformance suite, one test per case (`conformance::<case>`).
@@ -254,7 +254,7 @@ async fn every_unique_rule_maps_to_its_constraint_name() {
     tx.commit().await.unwrap();
     let mut r = ts.store.reader().await.unwrap();
     assert_eq!(r.get_credential(&cred.id).await.unwrap(), Some(cred));
-    assert_eq!(r.ledger_sum(&UserId::from_string("u1")).await.unwrap(), -19900);
+    assert_eq!(ts.ext().ledger_sum(&UserId::from_string("u1")).await.unwrap(), -19900);
 }
 
 #[tokio::test]

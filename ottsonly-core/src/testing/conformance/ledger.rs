@@ -2,8 +2,8 @@
 
 use super::*;
 
-/// list_ledger is per user, newest first, paginated; ledger_sum is credits minus debits (0 with
-/// no entries); get_ledger_entry_by_reference matches type, id and kind exactly.
+/// list_ledger is per user, newest first, paginated; the testing extension's ledger_sum is
+/// credits minus debits (0 with no entries); get_ledger_entry_by_reference matches type, id and kind exactly.
 pub async fn ledger_lists_newest_first_and_sums_signed(ts: TestStore) {
     let c = Ctx::new(ts);
     let a = c.seed_user("+919811111111", Role::User).await;
@@ -33,9 +33,9 @@ pub async fn ledger_lists_newest_first_and_sums_signed(ts: TestStore) {
     assert_eq!(r.list_ledger(&b.id, &first(10)).await.unwrap(), cloned![e5]);
     assert_eq!(r.list_ledger(&nobody.id, &first(10)).await.unwrap(), vec![]);
 
-    assert_eq!(r.ledger_sum(&a.id).await.unwrap(), 550);
-    assert_eq!(r.ledger_sum(&b.id).await.unwrap(), 99);
-    assert_eq!(r.ledger_sum(&nobody.id).await.unwrap(), 0);
+    assert_eq!(c.ext().ledger_sum(&a.id).await.unwrap(), 550);
+    assert_eq!(c.ext().ledger_sum(&b.id).await.unwrap(), 99);
+    assert_eq!(c.ext().ledger_sum(&nobody.id).await.unwrap(), 0);
 
     for (t, id, k, want) in [
         (ReferenceType::Order, "order-1", EntryKind::Debit, Some(&e2)),

@@ -23,7 +23,7 @@ use crate::model::*;
 use crate::money::Money;
 use crate::phone::PhoneNumber;
 use crate::store::{Store, StoreRead, StoreResult, Tx};
-use crate::testing::TestStore;
+use crate::testing::{StoreTestingExt, TestStore};
 use chrono::TimeDelta;
 use std::collections::HashSet;
 use std::fmt::Debug;
@@ -183,6 +183,11 @@ impl Ctx {
 
     async fn tx(&self) -> Box<dyn Tx> {
         self.ts.store.begin().await.expect("begin")
+    }
+
+    /// The backend's reads for tests only ([`StoreTestingExt`]).
+    fn ext(&self) -> &dyn StoreTestingExt {
+        self.ts.ext()
     }
 
     async fn read(&self) -> Box<dyn StoreRead> {

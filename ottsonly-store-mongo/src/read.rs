@@ -445,7 +445,9 @@ pub(crate) async fn list_audit(
 ) -> StoreResult<Vec<AuditEntry>> {
     let mut q = Document::new();
     put(&mut q, "actor_id", filter.actor_id.as_ref().map(UserId::as_str));
+    put(&mut q, "target_type", filter.target_type.as_deref());
     put(&mut q, "target_id", filter.target_id.as_deref());
+    put(&mut q, "action", filter.action.as_deref());
     let coll = &c.colls.audit;
     c.page(coll, q, slice).await
 }

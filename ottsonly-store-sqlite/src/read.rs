@@ -329,8 +329,11 @@ pub(crate) async fn list_audit(
     slice: &Slice,
 ) -> StoreResult<Vec<AuditEntry>> {
     let mut l = List::new("SELECT * FROM audit_log");
+    // Each filter has an index ending in `id` (migrations 0001 and 0003).
     l.filter("actor_id = ", f.actor_id.as_ref().map(|a| a.as_str()))
-        .filter("target_id = ", f.target_id.as_deref());
+        .filter("target_type = ", f.target_type.as_deref())
+        .filter("target_id = ", f.target_id.as_deref())
+        .filter("action = ", f.action.as_deref());
     l.page(c, slice).await
 }
 

@@ -324,9 +324,9 @@ async fn ledger_topups_outbox_audit() {
         created_at: t(0),
     };
     tx.insert_audit(&audit).await.unwrap();
-    let by_target = AuditFilter { actor_id: None, target_id: Some("o1".into()) };
+    let by_target = AuditFilter { target_id: Some("o1".into()), ..AuditFilter::default() };
     assert_eq!(tx.list_audit(&by_target, &slice(10)).await.unwrap(), vec![audit.clone()]);
-    let by_actor = AuditFilter { actor_id: Some(UserId::from_string("other")), target_id: None };
+    let by_actor = AuditFilter { actor_id: Some(UserId::from_string("other")), ..AuditFilter::default() };
     assert!(tx.list_audit(&by_actor, &slice(10)).await.unwrap().is_empty());
     tx.commit().await.unwrap();
 }

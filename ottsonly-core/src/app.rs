@@ -118,6 +118,9 @@ impl Ottsonly {
     pub fn outbox(&self) -> crate::outbox::Outbox<'_> {
         crate::outbox::Outbox { ctx: &self.ctx }
     }
+    pub fn audit(&self) -> crate::audit::Audit<'_> {
+        crate::audit::Audit { ctx: &self.ctx }
+    }
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.ctx.store

@@ -25,6 +25,7 @@ pub use store::{Store, StoreRead, StoreResult, Tx};
 
 pub mod access;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod config;

@@ -393,8 +393,15 @@ pub struct SubscriptionFilter {
     pub product_id: Option<ProductId>,
 }
 
+/// Which audit entries to list; every filter present must match (AND).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {
+    /// Who acted.
     pub actor_id: Option<UserId>,
+    /// What kind of thing was acted on, e.g. `"order"`, `"user"`, `"product"`.
+    pub target_type: Option<String>,
+    /// The id of the thing acted on.
     pub target_id: Option<String>,
+    /// What was done, e.g. `"order.refund"`, `"user.set_role"`.
+    pub action: Option<String>,
 }

@@ -71,8 +71,6 @@ pub trait StoreRead: Send + Sync {
     ) -> StoreResult<Vec<Subscription>>;
 
     async fn list_ledger(&mut self, user: &UserId, slice: &Slice) -> StoreResult<Vec<LedgerEntry>>;
-    /// Signed sum of all the user's ledger entries (credits minus debits).
-    async fn ledger_sum(&mut self, user: &UserId) -> StoreResult<i64>;
     async fn get_ledger_entry_by_reference(
         &mut self,
         reference_type: ReferenceType,
@@ -351,7 +349,6 @@ macro_rules! delegate_store_read {
             list_subscriptions_to_remind(now: $crate::model::Timestamp, until: $crate::model::Timestamp, limit: u32)
                 -> Vec<$crate::model::Subscription>;
             list_ledger(user: &$crate::ids::UserId, slice: &$crate::model::Slice) -> Vec<$crate::model::LedgerEntry>;
-            ledger_sum(user: &$crate::ids::UserId) -> i64;
             get_ledger_entry_by_reference(
                 reference_type: $crate::model::ReferenceType,
                 reference_id: &str,

@@ -343,6 +343,15 @@ impl Drop for PendingAbort {
 // session or in the transaction's session.
 ottsonly_core::delegate_store_read!(read, |this| &mut this.conn()?; MongoReader, MongoTx);
 
+/// Reads for tests only, on committed data (no session, as the reader).
+#[cfg(feature = "testing")]
+#[async_trait]
+impl ottsonly_core::testing::StoreTestingExt for MongoStore {
+    async fn ledger_sum(&self, user: &ottsonly_core::UserId) -> StoreResult<i64> {
+        read::ledger_sum(&mut Conn { colls: &self.inner.colls, session: None }, user).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -265,6 +265,8 @@ pub(crate) async fn list_ledger(
     c.page(coll, doc! { "user_id": user.as_str() }, slice).await
 }
 
+/// Only for core's testing extension (`StoreTestingExt`): production code never needs it.
+#[cfg(feature = "testing")]
 pub(crate) async fn ledger_sum(c: &mut Conn<'_>, user: &UserId) -> StoreResult<i64> {
     let signed = doc! {
         "$cond": [
@@ -443,7 +445,9 @@ pub(crate) async fn list_audit(
 ) -> StoreResult<Vec<AuditEntry>> {
     let mut q = Document::new();
     put(&mut q, "actor_id", filter.actor_id.as_ref().map(UserId::as_str));
+    put(&mut q, "target_type", filter.target_type.as_deref());
     put(&mut q, "target_id", filter.target_id.as_deref());
+    put(&mut q, "action", filter.action.as_deref());
     let coll = &c.colls.audit;
     c.page(coll, q, slice).await
 }

@@ -233,6 +233,8 @@ fn indexes() -> Vec<(&'static str, Vec<IndexModel>)> {
             vec![
                 index("audit_log_actor", doc! { "actor_id": 1, "_id": -1 }),
                 index("audit_log_target", doc! { "target_id": 1, "_id": -1 }),
+                index("audit_log_target_type", doc! { "target_type": 1, "_id": -1 }),
+                index("audit_log_action", doc! { "action": 1, "_id": -1 }),
             ],
         ),
         // `_id` is the key.

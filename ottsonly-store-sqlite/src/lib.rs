@@ -150,6 +150,15 @@ impl SqliteTx {
 // reader's pool connection or on the transaction.
 ottsonly_core::delegate_store_read!(read, |this| &mut *this.conn().await?; SqliteReader, SqliteTx);
 
+/// Reads for tests only, on committed data (a pool connection, as the reader).
+#[cfg(feature = "testing")]
+#[async_trait]
+impl ottsonly_core::testing::StoreTestingExt for SqliteStore {
+    async fn ledger_sum(&self, user: &ottsonly_core::UserId) -> StoreResult<i64> {
+        read::ledger_sum(&mut *self.pool.acquire().await.map_err(map_err)?, user).await
+    }
+}
+
 /// The one place driver errors become [`StoreError`]s.
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     if let Some(db) = e.as_database_error() {

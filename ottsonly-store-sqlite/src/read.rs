@@ -214,6 +214,8 @@ pub(crate) async fn list_ledger(
     l.page(c, slice).await
 }
 
+/// Only for core's testing extension (`StoreTestingExt`): production code never needs it.
+#[cfg(feature = "testing")]
 pub(crate) async fn ledger_sum(c: &mut SqliteConnection, user: &UserId) -> StoreResult<i64> {
     let q = sqlx::query_scalar(
         "SELECT COALESCE(SUM(CASE kind WHEN 'credit' THEN amount_paise ELSE -amount_paise END), 0) \
@@ -327,8 +329,11 @@ pub(crate) async fn list_audit(
     slice: &Slice,
 ) -> StoreResult<Vec<AuditEntry>> {
     let mut l = List::new("SELECT * FROM audit_log");
+    // Each filter has an index ending in `id` (migrations 0001 and 0003).
     l.filter("actor_id = ", f.actor_id.as_ref().map(|a| a.as_str()))
-        .filter("target_id = ", f.target_id.as_deref());
+        .filter("target_type = ", f.target_type.as_deref())
+        .filter("target_id = ", f.target_id.as_deref())
+        .filter("action = ", f.action.as_deref());
     l.page(c, slice).await
 }
 

@@ -765,7 +765,7 @@ pub async fn admin_adjustments(ts: TestStore) {
     let mut r = h.ts.store.reader().await.unwrap();
     let audit = r
         .list_audit(
-            &AuditFilter { actor_id: Some(admin.user_id.clone()), target_id: None },
+            &AuditFilter { actor_id: Some(admin.user_id.clone()), ..AuditFilter::default() },
             &Slice { before_id: None, limit: 50 },
         )
         .await
@@ -1225,6 +1225,85 @@ pub async fn units_commit_roll_back_and_run_again(ts: TestStore) {
     assert_eq!(runs.load(Ordering::SeqCst), TX_ATTEMPTS_MAX);
 }
 
+// ---------------------------------------------------------------- audit
+
+/// Admins read the audit log of a refund and a role change, filtered by actor, target and action
+/// and paged; users and support are refused; bad filters and pages are validation errors.
+pub async fn admin_reads_the_audit_log(ts: TestStore) {
+    let h = Harness::new(ts);
+    let admin = h.admin().await;
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let staff = h.user_with_role("+919876500009", Role::User).await;
+    let p = h.product(&admin, 5000, 0, 1).await;
+    h.fund(&admin, &user.user_id, 5000).await;
+    let bought = h.app.orders().purchase(&user, &p.id, None).await.unwrap();
+    h.app.orders().refund(&admin, &bought.order.id, "account stopped working", false).await.unwrap();
+    h.app.users().set_role(&admin, &staff.user_id, Role::Support).await.unwrap();
+    let support = Actor { role: Role::Support, ..staff.clone() };
+
+    let audit = h.app.audit();
+    let all = AuditFilter::default();
+    let first_page = PageRequest::default();
+    for refused in [&user, &support] {
+        assert!(matches!(audit.list(refused, &all, &first_page).await, Err(Error::Forbidden)), "{refused:?}");
+    }
+
+    let by_action = AuditFilter { action: Some("order.refund".into()), ..AuditFilter::default() };
+    let refunds = audit.list(&admin, &by_action, &first_page).await.unwrap();
+    assert_eq!(refunds.items.len(), 1);
+    assert_eq!(refunds.next_cursor, None);
+    let refund = &refunds.items[0];
+    assert_eq!(refund.actor_id, admin.user_id);
+    assert_eq!((refund.target_type.as_str(), refund.target_id.as_str()), ("order", bought.order.id.as_str()));
+    assert_eq!(refund.details["reason"], "account stopped working");
+
+    // The role change, by target: the admin's change is the newest of the user's entries (the
+    // harness created the user as the system operator before).
+    let by_target = AuditFilter {
+        target_type: Some("user".into()),
+        target_id: Some(staff.user_id.as_str().into()),
+        ..AuditFilter::default()
+    };
+    let changes = audit.list(&admin, &by_target, &first_page).await.unwrap().items;
+    assert_eq!(changes[0].action, "user.set_role");
+    assert_eq!(changes[0].actor_id, admin.user_id);
+    assert_eq!(changes[0].details["to"], serde_json::json!(Role::Support));
+    assert!(changes.iter().all(|e| e.target_id == staff.user_id.as_str() && e.target_type == "user"));
+
+    // By actor, newest first: the role change, then the refund, then the funding and the product.
+    let by_admin = AuditFilter { actor_id: Some(admin.user_id.clone()), ..AuditFilter::default() };
+    let mine = audit.list(&admin, &by_admin, &first_page).await.unwrap().items;
+    let actions: Vec<&str> = mine.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions[..2], ["user.set_role", "order.refund"]);
+    assert!(actions.contains(&"wallet.adjust") && actions.contains(&"product.create"), "{actions:?}");
+    assert!(mine.iter().all(|e| e.actor_id == admin.user_id));
+    // Blank filters are no filters.
+    let blank =
+        AuditFilter { action: Some("  ".into()), target_type: Some(String::new()), ..by_admin.clone() };
+    assert_eq!(audit.list(&admin, &blank, &first_page).await.unwrap().items, mine);
+
+    // Cursor pagination walks the same entries one page at a time.
+    let mut paged = Vec::new();
+    let mut cursor = None;
+    for _ in 0..100 {
+        let page = audit.list(&admin, &by_admin, &PageRequest { limit: Some(1), cursor }).await.unwrap();
+        paged.extend(page.items);
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(paged, mine);
+
+    assert!(matches!(
+        audit.list(&admin, &all, &PageRequest { limit: Some(0), cursor: None }).await,
+        Err(Error::Validation { .. })
+    ));
+    let too_long = AuditFilter { action: Some("x".repeat(500)), ..AuditFilter::default() };
+    assert!(matches!(audit.list(&admin, &too_long, &first_page).await, Err(Error::Validation { .. })));
+    h.check_invariants().await;
+}
+
 /// Expands one `#[tokio::test]` per scenario for a backend. `$new_store` is
 /// `async fn() -> TestStore`.
 #[macro_export]
@@ -1268,6 +1347,7 @@ macro_rules! service_scenario_tests {
             broadcasts_are_stored_once_with_per_user_state,
             outbox_leases_retries_and_parks,
             units_commit_roll_back_and_run_again,
+            admin_reads_the_audit_log,
         );
     };
 }

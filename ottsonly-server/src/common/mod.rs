@@ -1,9 +1,8 @@
 //! The ground floor of the server: what every other layer may use and nothing here imports from
 //! them. [`secret`] (secret strings and the deployment environment), [`metrics`] (the one
-//! process-wide Prometheus recorder and the counters), [`audit`] (reading the audit log, until
-//! core does it) and [`error_chain`].
+//! process-wide Prometheus recorder and the counters) and
+//! [`error_chain`].
 
-pub mod audit;
 pub mod metrics;
 pub mod secret;
 

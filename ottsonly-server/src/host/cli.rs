@@ -5,13 +5,12 @@ use super::bootstrap::open_core;
 use super::import;
 use super::settings::{Environment, Secret, Settings, Sources};
 use super::telemetry::{self, LogTarget};
-use crate::common::audit::{AuditQuery, list_audit};
 use crate::frontends::rest::spec_json;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use ottsonly_core::catalog::CREDENTIAL_IMPORT_MAX;
 use ottsonly_core::config::JWT_SECRET_MIN_BYTES;
-use ottsonly_core::model::{AuditEntry, Page, PageRequest};
+use ottsonly_core::model::{AuditEntry, AuditFilter, Page, PageRequest};
 use ottsonly_core::{Actor, ProductId, Role, UserId};
 use serde_json::json;
 use std::path::PathBuf;
@@ -241,10 +240,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }) => {
             settings.validate()?;
             let app = open_core(&settings).await?;
-            let query =
-                AuditQuery { actor_id: actor.map(UserId::from_string), target_type, target_id, action };
+            let filter =
+                AuditFilter { actor_id: actor.map(UserId::from_string), target_type, target_id, action };
             let page = PageRequest { limit: Some(limit), cursor };
-            let page = list_audit(&app, &Actor::system(app.now()), &query, &page).await?;
+            let page = app.audit().list(&Actor::system(app.now()), &filter, &page).await?;
             print_audit(&page, format)
         }
         Command::Subscriptions(SubscriptionsCommand::Sweep) => {

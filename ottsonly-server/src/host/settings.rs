@@ -390,7 +390,7 @@ impl Settings {
 
     /// The database URL with any password hidden, for logs.
     pub fn database_url_redacted(&self) -> String {
-        super::store::redact_url(self.database_url.expose())
+        ottsonly_store_mongo::redact_uri(self.database_url.expose())
     }
 }
 

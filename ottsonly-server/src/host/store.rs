@@ -2,10 +2,9 @@
 
 use anyhow::{Context, bail};
 use ottsonly_core::Store;
-use ottsonly_store_mongo::MongoStore;
+use ottsonly_store_mongo::{MongoStore, redact_uri};
 use ottsonly_store_sqlite::SqliteStore;
 use std::sync::Arc;
-use url::Url;
 
 /// Opens (and migrates) the store a database URL names.
 ///
@@ -17,39 +16,19 @@ pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
         "sqlite" => {
             let store = SqliteStore::open(url)
                 .await
-                .with_context(|| format!("cannot open the SQLite database {}", redact_url(url)))?;
+                .with_context(|| format!("cannot open the SQLite database {}", redact_uri(url)))?;
             Ok(Arc::new(store))
         }
         "mongodb" | "mongodb+srv" => {
             let store = MongoStore::connect(url)
                 .await
-                .with_context(|| format!("cannot use the MongoDB database {}", redact_url(url)))?;
+                .with_context(|| format!("cannot use the MongoDB database {}", redact_uri(url)))?;
             Ok(Arc::new(store))
         }
         _ => bail!(
             "unsupported database URL `{}`: expected sqlite://PATH or mongodb://HOSTS/DB?replicaSet=NAME",
-            redact_url(url)
+            redact_uri(url)
         ),
-    }
-}
-
-/// Hides the password of `scheme://user:password@host/...`, for logs and error messages.
-///
-/// A URL the `url` crate cannot parse (a MongoDB seed list, `mongodb://u:p@h1,h2/db`, is not one
-/// URL to it) cannot be taken apart safely: when it holds credentials, only its scheme is shown.
-pub fn redact_url(raw: &str) -> String {
-    match Url::parse(raw) {
-        Ok(mut url) if url.password().is_some() => {
-            // Only fails for URLs without a host, which carry no password.
-            let _ = url.set_password(Some("***"));
-            url.to_string()
-        }
-        Ok(_) => raw.to_string(),
-        Err(_) if raw.contains('@') => {
-            let scheme = raw.split_once(':').map_or("", |(s, _)| s);
-            format!("{scheme}://<credentials hidden>")
-        }
-        Err(_) => raw.to_string(),
     }
 }
 
@@ -59,15 +38,15 @@ mod tests {
 
     #[test]
     fn redacts_passwords_only() {
-        assert_eq!(redact_url("mongodb://app:hunter2@db:27017/x?rs=1"), "mongodb://app:***@db:27017/x?rs=1");
-        assert_eq!(redact_url("sqlite://ottsonly.db"), "sqlite://ottsonly.db");
-        assert_eq!(redact_url("sqlite::memory:"), "sqlite::memory:");
-        assert_eq!(redact_url("mongodb://app@db/x"), "mongodb://app@db/x");
+        assert_eq!(redact_uri("mongodb://app:hunter2@db:27017/x?rs=1"), "mongodb://app:***@db:27017/x?rs=1");
+        assert_eq!(redact_uri("sqlite://ottsonly.db"), "sqlite://ottsonly.db");
+        assert_eq!(redact_uri("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(redact_uri("mongodb://app@db/x"), "mongodb://app@db/x");
         assert_eq!(
-            redact_url("mongodb+srv://app:p%40ss@cluster.example/x"),
+            redact_uri("mongodb+srv://app:p%40ss@cluster.example/x"),
             "mongodb+srv://app:***@cluster.example/x"
         );
-        let seeds = redact_url("mongodb://app:hunter2@h1:27017,h2:27017/x?replicaSet=rs");
+        let seeds = redact_uri("mongodb://app:hunter2@h1:27017,h2:27017/x?replicaSet=rs");
         assert!(!seeds.contains("hunter2") && seeds.starts_with("mongodb://"), "{seeds}");
     }
 

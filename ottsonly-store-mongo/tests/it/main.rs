@@ -65,7 +65,7 @@ async fn new_store() -> Option<TestStore> {
     let uri = server_uri()?;
     let store = connect_to(&uri).await;
     let guard = DropDatabase(store.database().clone());
-    Some(TestStore::new(Arc::new(store), guard))
+    Some(TestStore::with_ext(Arc::new(store), guard))
 }
 
 /// Core's shared storage conformance suite, one test per case (`conformance::<case>`).

@@ -4,6 +4,7 @@ use super::{DropDatabase, connect_fresh, server_uri};
 use chrono::{DateTime, Utc};
 use mongodb::bson::doc;
 use ottsonly_core::error::constraint;
+use ottsonly_core::testing::StoreTestingExt as _;
 use ottsonly_core::*;
 use ottsonly_store_mongo::uri_with_database as with_database;
 use ottsonly_store_mongo::{MongoStore, SetupError};
@@ -223,7 +224,7 @@ async fn every_unique_rule_maps_to_its_constraint_name() {
 
     let mut r = store.reader().await.unwrap();
     assert_eq!(r.get_credential(&cred.id).await.unwrap(), Some(cred));
-    assert_eq!(r.ledger_sum(&u1.id).await.unwrap(), -19900);
+    assert_eq!(store.ledger_sum(&u1.id).await.unwrap(), -19900);
     assert_eq!(r.get_topup(&second.id).await.unwrap(), Some(second));
 }
 

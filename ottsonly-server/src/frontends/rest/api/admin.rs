@@ -1,9 +1,8 @@
 use super::state::{ApiTags, State, page};
-use crate::common::audit::{AuditQuery, list_audit};
 use crate::frontends::rest::auth::BearerAuth;
 use crate::frontends::rest::dto::{AuditPage, OutboxPage, OutboxStatus};
 use crate::frontends::rest::error::{ApiResult, ok};
-use ottsonly_core::{Error as CoreError, Role, UserId};
+use ottsonly_core::{AuditFilter, Error as CoreError, Role, UserId};
 use poem_openapi::OpenApi;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
@@ -29,8 +28,7 @@ impl AdminApi {
     }
 
     /// The audit log of admin actions, newest first (admin). Every filter that is given must
-    /// match exactly. A page may hold fewer than `limit` entries while `next_cursor` is set
-    /// (when filtering by `target_type` or `action` over a long log): keep following it.
+    /// match exactly (every filter is an indexed lookup).
     #[oai(path = "/admin/audit", method = "get", operation_id = "list_audit")]
     // poem-openapi takes each query parameter as its own argument.
     #[allow(clippy::too_many_arguments)]
@@ -47,12 +45,12 @@ impl AdminApi {
         limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<AuditPage>> {
-        let query = AuditQuery {
+        let filter = AuditFilter {
             actor_id: actor.0.map(UserId::from_string),
             target_type: target_type.0,
             target_id: target_id.0,
             action: action.0,
         };
-        ok(list_audit(&self.0.app, &auth.0, &query, &page(limit.0, cursor.0)).await?.into())
+        ok(self.0.app.audit().list(&auth.0, &filter, &page(limit.0, cursor.0)).await?.into())
     }
 }

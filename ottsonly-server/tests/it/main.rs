@@ -10,6 +10,7 @@ mod cli;
 mod e2e;
 mod errors;
 mod fakes;
+mod layers;
 mod matrix;
 mod mongo;
 mod notifications;

@@ -28,7 +28,7 @@ impl AdminApi {
     }
 
     /// The audit log of admin actions, newest first (admin). Every filter that is given must
-    /// match exactly (every filter is an indexed lookup).
+    /// match exactly.
     #[oai(path = "/admin/audit", method = "get", operation_id = "list_audit")]
     // poem-openapi takes each query parameter as its own argument.
     #[allow(clippy::too_many_arguments)]

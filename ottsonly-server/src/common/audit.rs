@@ -42,10 +42,8 @@ pub(crate) async fn list_audit(
     if limit == 0 || limit > PAGE_LIMIT_MAX {
         return Err(Error::validation("limit", format!("must be between 1 and {PAGE_LIMIT_MAX}")));
     }
-    if let Some(c) = &page.cursor
-        && (c.is_empty() || c.len() > 64)
-    {
-        return Err(Error::validation("cursor", "malformed cursor"));
+    if let Some(c) = &page.cursor {
+        ottsonly_core::check_cursor(c)?;
     }
     let limit = limit as usize;
     let filter = AuditFilter { actor_id: query.actor_id.clone(), target_id: query.target_id.clone() };

@@ -177,6 +177,7 @@ macro_rules! page_type {
         pub struct $name {
             pub items: Vec<$item>,
             /// Pass as `cursor` to get the next page; `null` on the last page.
+            #[oai(nullable)]
             pub next_cursor: Option<String>,
         }
 
@@ -256,7 +257,9 @@ pub struct User {
     pub id: String,
     /// E.164, e.g. `+919876543210`.
     pub phone: String,
+    #[oai(nullable)]
     pub name: Option<String>,
+    #[oai(nullable)]
     pub email: Option<String>,
     pub role: Role,
     pub is_blocked: bool,
@@ -283,11 +286,16 @@ impl From<m::User> for User {
 
 page_type!(UserPage, "UserPage", User, m::User);
 
-/// A profile change: an absent field stays as it is, an empty string clears it.
+/// A profile change: an absent field (or `null`) stays as it is; an empty (or all-blank) string
+/// clears it.
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "ProfilePatch", deny_unknown_fields)]
 pub struct ProfilePatch {
+    /// Up to 100 characters, no control characters.
+    #[oai(nullable, validator(max_length = 100, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
     pub name: Option<String>,
+    /// An email address (`local@domain.tld`), at most 254 characters.
+    #[oai(nullable, validator(max_length = 254))]
     pub email: Option<String>,
 }
 
@@ -300,6 +308,7 @@ pub struct RoleRequest {
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "ReasonRequest", deny_unknown_fields)]
 pub struct ReasonRequest {
+    #[oai(nullable, validator(max_length = 500, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
     pub reason: Option<String>,
 }
 
@@ -342,14 +351,24 @@ page_type!(ProductPage, "ProductPage", Product, m::Product);
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "NewProduct", deny_unknown_fields)]
 pub struct NewProduct {
+    #[oai(validator(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+    ))]
     pub platform_name: String,
+    #[oai(validator(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+    ))]
     pub plan_name: String,
-    #[oai(default)]
+    #[oai(default, validator(max_length = 2000, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
     pub description: String,
+    #[oai(validator(minimum(value = "1"), maximum(value = "100000000")))]
     pub price_paise: i64,
+    #[oai(validator(minimum(value = "1"), maximum(value = "3650")))]
     pub duration_days: u32,
     /// Units sellable without a credential pool (an admin assigns the login later). Default 0.
-    #[oai(default)]
+    #[oai(default, validator(minimum(value = "0"), maximum(value = "10000000")))]
     pub stock: i64,
     #[oai(default = "default_true")]
     pub is_active: bool,
@@ -377,11 +396,29 @@ impl NewProduct {
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "ProductPatch", deny_unknown_fields)]
 pub struct ProductPatch {
+    #[oai(
+        nullable,
+        validator(
+            max_length = 100,
+            pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+        )
+    )]
     pub platform_name: Option<String>,
+    #[oai(
+        nullable,
+        validator(
+            max_length = 100,
+            pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+        )
+    )]
     pub plan_name: Option<String>,
+    #[oai(nullable, validator(max_length = 2000, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
     pub description: Option<String>,
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "100000000")))]
     pub price_paise: Option<i64>,
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "3650")))]
     pub duration_days: Option<u32>,
+    #[oai(nullable)]
     pub is_active: Option<bool>,
 }
 
@@ -401,8 +438,11 @@ impl ProductPatch {
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "StockRequest", deny_unknown_fields)]
 pub struct StockRequest {
-    /// Units to add (positive) or remove (negative); stock never goes below zero.
+    /// Units to add (positive) or remove (negative); stock never goes below zero nor above
+    /// 10,000,000. Zero changes nothing.
+    #[oai(validator(minimum(value = "-1000000"), maximum(value = "1000000")))]
     pub delta: i64,
+    #[oai(nullable, validator(max_length = 500, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
     pub reason: Option<String>,
 }
 
@@ -410,10 +450,21 @@ pub struct StockRequest {
 #[derive(Clone, Object)]
 #[oai(rename = "Credentials", deny_unknown_fields)]
 pub struct CredentialsBody {
+    #[oai(validator(
+        max_length = 256,
+        pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+    ))]
     pub username: String,
+    #[oai(validator(
+        max_length = 256,
+        pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+    ))]
     pub password: String,
+    #[oai(nullable, validator(max_length = 100, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
     pub profile: Option<String>,
+    #[oai(nullable, validator(max_length = 32, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
     pub pin: Option<String>,
+    #[oai(nullable, validator(max_length = 1000, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
     pub notes: Option<String>,
 }
 
@@ -451,6 +502,7 @@ impl From<Credentials> for CredentialsBody {
 #[oai(rename = "CredentialImport", deny_unknown_fields)]
 pub struct CredentialImport {
     /// 1 to 1000 logins; each adds one unit of stock. All or nothing.
+    #[oai(validator(min_items = 1, max_items = 1000))]
     pub credentials: Vec<CredentialsBody>,
 }
 
@@ -479,11 +531,15 @@ pub struct Order {
     pub product_name: String,
     pub amount_paise: i64,
     pub status: OrderStatus,
+    #[oai(nullable)]
     pub idempotency_key: Option<String>,
     pub created_at: UtcTime,
     pub paid_at: UtcTime,
+    #[oai(nullable)]
     pub refunded_at: Option<UtcTime>,
+    #[oai(nullable)]
     pub refund_reason: Option<String>,
+    #[oai(nullable)]
     pub refunded_by: Option<String>,
     pub updated_at: UtcTime,
 }
@@ -522,11 +578,14 @@ pub struct Subscription {
     pub duration_days: u32,
     /// As of now: an active subscription past its end reads `expired`.
     pub status: SubscriptionStatus,
+    #[oai(nullable)]
     pub start_at: Option<UtcTime>,
+    #[oai(nullable)]
     pub end_at: Option<UtcTime>,
     pub created_at: UtcTime,
     pub updated_at: UtcTime,
     /// The login, only on single reads, only for the owner and admins, once assigned.
+    #[oai(nullable)]
     pub credentials: Option<CredentialsBody>,
 }
 
@@ -574,6 +633,10 @@ impl From<ottsonly_core::orders::Purchase> for Purchase {
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "RefundRequest", deny_unknown_fields)]
 pub struct RefundRequest {
+    #[oai(validator(
+        max_length = 500,
+        pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+    ))]
     pub reason: String,
     /// Put the unit back on sale (default false).
     #[oai(default)]
@@ -584,6 +647,7 @@ pub struct RefundRequest {
 #[oai(rename = "Refund")]
 pub struct Refund {
     pub order: Order,
+    #[oai(nullable)]
     pub subscription: Option<Subscription>,
     /// The buyer's balance after the refund.
     pub balance_paise: i64,
@@ -619,6 +683,7 @@ pub struct LedgerEntry {
     pub reference_id: String,
     pub description: String,
     /// The admin who made an adjustment or refund.
+    #[oai(nullable)]
     pub actor_id: Option<String>,
     pub created_at: UtcTime,
 }
@@ -692,8 +757,13 @@ pub struct AdjustRequest {
     pub user_id: String,
     pub amount_paise: i64,
     pub direction: Direction,
+    #[oai(validator(
+        max_length = 500,
+        pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+    ))]
     pub reason: String,
-    /// Makes a retried adjustment apply once.
+    /// Makes a retried adjustment apply once: 1 to 128 visible ASCII characters.
+    #[oai(nullable, validator(pattern = r"^[!-~]{1,128}$"))]
     pub request_id: Option<String>,
 }
 
@@ -743,7 +813,15 @@ pub struct MarkedRead {
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "BroadcastRequest", deny_unknown_fields)]
 pub struct BroadcastRequest {
+    #[oai(validator(
+        max_length = 200,
+        pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+    ))]
     pub title: String,
+    #[oai(validator(
+        max_length = 4000,
+        pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+    ))]
     pub message: String,
     pub audience: Audience,
 }
@@ -781,12 +859,16 @@ pub struct OutboxItem {
     pub status: OutboxStatus,
     pub attempts: u32,
     /// The alert as plain text, as it is sent.
+    #[oai(nullable)]
     pub text: Option<String>,
     /// The alert as structured data.
+    #[oai(nullable)]
     pub alert: Option<Value>,
+    #[oai(nullable)]
     pub last_error: Option<String>,
     pub created_at: UtcTime,
     pub due_at: UtcTime,
+    #[oai(nullable)]
     pub delivered_at: Option<UtcTime>,
 }
 

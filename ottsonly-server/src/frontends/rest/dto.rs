@@ -56,6 +56,79 @@ impl ToJSON for UtcTime {
     }
 }
 
+/// A string in a request body: only a JSON string is one (poem-openapi's `String` would also
+/// take `false` or `12` and read them as text, which the document does not allow).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Text(pub String);
+
+impl std::ops::Deref for Text {
+    type Target = String;
+    fn deref(&self) -> &String {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Text> for String {
+    fn from(t: Text) -> String {
+        t.0
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Text {
+        Text(s)
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl Type for Text {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "string".into()
+    }
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema::new("string")))
+    }
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl ParseFromJSON for Text {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value.unwrap_or_default() {
+            Value::String(s) => Ok(Text(s)),
+            other => Err(ParseError::expected_type(other)),
+        }
+    }
+}
+
+impl ToJSON for Text {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
+    }
+}
+
 fn t(ts: m::Timestamp) -> UtcTime {
     UtcTime(ts)
 }
@@ -195,7 +268,7 @@ macro_rules! page_type {
 #[oai(rename = "LoginRequest", deny_unknown_fields)]
 pub struct LoginRequest {
     /// Mobile number; `+91` is assumed when no country code is given.
-    pub phone: String,
+    pub phone: Text,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -210,15 +283,15 @@ pub struct OtpChallenge {
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "VerifyRequest", deny_unknown_fields)]
 pub struct VerifyRequest {
-    pub phone: String,
+    pub phone: Text,
     /// The one-time code sent by SMS.
-    pub otp: String,
+    pub otp: Text,
 }
 
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "RefreshRequest", deny_unknown_fields)]
 pub struct RefreshRequest {
-    pub refresh_token: String,
+    pub refresh_token: Text,
 }
 
 /// A logged-in session.
@@ -293,10 +366,10 @@ page_type!(UserPage, "UserPage", User, m::User);
 pub struct ProfilePatch {
     /// Up to 100 characters, no control characters.
     #[oai(nullable, validator(max_length = 100, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
-    pub name: Option<String>,
+    pub name: Option<Text>,
     /// An email address (`local@domain.tld`), at most 254 characters.
     #[oai(nullable, validator(max_length = 254))]
-    pub email: Option<String>,
+    pub email: Option<Text>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -309,7 +382,7 @@ pub struct RoleRequest {
 #[oai(rename = "ReasonRequest", deny_unknown_fields)]
 pub struct ReasonRequest {
     #[oai(nullable, validator(max_length = 500, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
-    pub reason: Option<String>,
+    pub reason: Option<Text>,
 }
 
 // ---------- catalog ----------
@@ -355,22 +428,22 @@ pub struct NewProduct {
         max_length = 100,
         pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
     ))]
-    pub platform_name: String,
+    pub platform_name: Text,
     #[oai(validator(
         max_length = 100,
         pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
     ))]
-    pub plan_name: String,
-    #[oai(default, validator(max_length = 2000, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
-    pub description: String,
+    pub plan_name: Text,
+    #[oai(default, nullable, validator(max_length = 2000, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
+    pub description: Text,
     #[oai(validator(minimum(value = "1"), maximum(value = "100000000")))]
     pub price_paise: i64,
     #[oai(validator(minimum(value = "1"), maximum(value = "3650")))]
     pub duration_days: u32,
     /// Units sellable without a credential pool (an admin assigns the login later). Default 0.
-    #[oai(default, validator(minimum(value = "0"), maximum(value = "10000000")))]
+    #[oai(default, nullable, validator(minimum(value = "0"), maximum(value = "10000000")))]
     pub stock: i64,
-    #[oai(default = "default_true")]
+    #[oai(default = "default_true", nullable)]
     pub is_active: bool,
 }
 
@@ -381,9 +454,9 @@ fn default_true() -> bool {
 impl NewProduct {
     pub fn into_core(self) -> Result<ottsonly_core::catalog::NewProduct, ApiError> {
         Ok(ottsonly_core::catalog::NewProduct {
-            platform_name: self.platform_name,
-            plan_name: self.plan_name,
-            description: self.description,
+            platform_name: self.platform_name.into(),
+            plan_name: self.plan_name.into(),
+            description: self.description.into(),
             price: money("price_paise", self.price_paise)?,
             duration_days: self.duration_days,
             stock: self.stock,
@@ -403,7 +476,7 @@ pub struct ProductPatch {
             pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
         )
     )]
-    pub platform_name: Option<String>,
+    pub platform_name: Option<Text>,
     #[oai(
         nullable,
         validator(
@@ -411,9 +484,9 @@ pub struct ProductPatch {
             pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
         )
     )]
-    pub plan_name: Option<String>,
+    pub plan_name: Option<Text>,
     #[oai(nullable, validator(max_length = 2000, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
-    pub description: Option<String>,
+    pub description: Option<Text>,
     #[oai(nullable, validator(minimum(value = "1"), maximum(value = "100000000")))]
     pub price_paise: Option<i64>,
     #[oai(nullable, validator(minimum(value = "1"), maximum(value = "3650")))]
@@ -425,9 +498,9 @@ pub struct ProductPatch {
 impl ProductPatch {
     pub fn into_core(self) -> Result<ottsonly_core::catalog::ProductPatch, ApiError> {
         Ok(ottsonly_core::catalog::ProductPatch {
-            platform_name: self.platform_name,
-            plan_name: self.plan_name,
-            description: self.description,
+            platform_name: self.platform_name.map(String::from),
+            plan_name: self.plan_name.map(String::from),
+            description: self.description.map(String::from),
             price: self.price_paise.map(|p| money("price_paise", p)).transpose()?,
             duration_days: self.duration_days,
             is_active: self.is_active,
@@ -443,7 +516,7 @@ pub struct StockRequest {
     #[oai(validator(minimum(value = "-1000000"), maximum(value = "1000000")))]
     pub delta: i64,
     #[oai(nullable, validator(max_length = 500, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
-    pub reason: Option<String>,
+    pub reason: Option<Text>,
 }
 
 /// An account login. Shown only to the subscription's owner and admins.
@@ -454,18 +527,18 @@ pub struct CredentialsBody {
         max_length = 256,
         pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
     ))]
-    pub username: String,
+    pub username: Text,
     #[oai(validator(
         max_length = 256,
         pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
     ))]
-    pub password: String,
+    pub password: Text,
     #[oai(nullable, validator(max_length = 100, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
-    pub profile: Option<String>,
+    pub profile: Option<Text>,
     #[oai(nullable, validator(max_length = 32, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
-    pub pin: Option<String>,
+    pub pin: Option<Text>,
     #[oai(nullable, validator(max_length = 1000, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
-    pub notes: Option<String>,
+    pub notes: Option<Text>,
 }
 
 impl std::fmt::Debug for CredentialsBody {
@@ -477,11 +550,11 @@ impl std::fmt::Debug for CredentialsBody {
 impl From<CredentialsBody> for Credentials {
     fn from(c: CredentialsBody) -> Self {
         Credentials {
-            username: c.username,
-            password: c.password,
-            profile: c.profile,
-            pin: c.pin,
-            notes: c.notes,
+            username: c.username.into(),
+            password: c.password.into(),
+            profile: c.profile.map(String::from),
+            pin: c.pin.map(String::from),
+            notes: c.notes.map(String::from),
         }
     }
 }
@@ -489,11 +562,11 @@ impl From<CredentialsBody> for Credentials {
 impl From<Credentials> for CredentialsBody {
     fn from(c: Credentials) -> Self {
         CredentialsBody {
-            username: c.username,
-            password: c.password,
-            profile: c.profile,
-            pin: c.pin,
-            notes: c.notes,
+            username: c.username.into(),
+            password: c.password.into(),
+            profile: c.profile.map(Text),
+            pin: c.pin.map(Text),
+            notes: c.notes.map(Text),
         }
     }
 }
@@ -518,7 +591,7 @@ pub struct CredentialImportResult {
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "NewOrder", deny_unknown_fields)]
 pub struct NewOrder {
-    pub product_id: String,
+    pub product_id: Text,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -637,9 +710,9 @@ pub struct RefundRequest {
         max_length = 500,
         pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
     ))]
-    pub reason: String,
+    pub reason: Text,
     /// Put the unit back on sale (default false).
-    #[oai(default)]
+    #[oai(default, nullable)]
     pub restock: bool,
 }
 
@@ -739,9 +812,9 @@ impl From<ottsonly_core::wallet::TopUpIntent> for TopUpIntent {
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "VerifyPaymentRequest", deny_unknown_fields)]
 pub struct VerifyPaymentRequest {
-    pub razorpay_order_id: String,
-    pub razorpay_payment_id: String,
-    pub razorpay_signature: String,
+    pub razorpay_order_id: Text,
+    pub razorpay_payment_id: Text,
+    pub razorpay_signature: Text,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -754,17 +827,17 @@ pub struct TopUpCredit {
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "AdjustRequest", deny_unknown_fields)]
 pub struct AdjustRequest {
-    pub user_id: String,
+    pub user_id: Text,
     pub amount_paise: i64,
     pub direction: Direction,
     #[oai(validator(
         max_length = 500,
         pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
     ))]
-    pub reason: String,
+    pub reason: Text,
     /// Makes a retried adjustment apply once: 1 to 128 visible ASCII characters.
     #[oai(nullable, validator(pattern = r"^[!-~]{1,128}$"))]
-    pub request_id: Option<String>,
+    pub request_id: Option<Text>,
 }
 
 // ---------- notifications ----------
@@ -817,12 +890,12 @@ pub struct BroadcastRequest {
         max_length = 200,
         pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
     ))]
-    pub title: String,
+    pub title: Text,
     #[oai(validator(
         max_length = 4000,
         pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
     ))]
-    pub message: String,
+    pub message: Text,
     pub audience: Audience,
 }
 

@@ -3,6 +3,7 @@
 //! and request body limits.
 
 use crate::common::metrics;
+use crate::frontends::rest::document::AllowedMethods;
 use crate::frontends::rest::error::{envelope_response, framework_code};
 use poem::PathPattern;
 use poem::http::{HeaderValue, Method, StatusCode, header};
@@ -126,14 +127,26 @@ pub async fn observe<E: Endpoint<Output = Response>>(
 
 /// Turns every error the framework produces on its own (no route, wrong method, CORS refusal,
 /// a panic) into the JSON envelope, keeping the original headers (CORS) and route data.
-pub async fn envelope<E: Endpoint<Output = Response>>(ep: Arc<E>, req: Request) -> Result<Response> {
+///
+/// A 405 names the path's methods in `Allow` (RFC 9110), from the document.
+pub async fn envelope<E: Endpoint<Output = Response>>(
+    ep: Arc<E>,
+    req: Request,
+    allowed: Arc<AllowedMethods>,
+) -> Result<Response> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let resp = match ep.call(req).await {
+    let mut resp = match ep.call(req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
     let status = resp.status();
+    if status == StatusCode::METHOD_NOT_ALLOWED
+        && !resp.headers().contains_key(header::ALLOW)
+        && let Some(v) = allowed.allow(&path).and_then(|a| HeaderValue::from_str(&a).ok())
+    {
+        resp.headers_mut().insert(header::ALLOW, v);
+    }
     if status.as_u16() < 400 || is_json(&resp) {
         return Ok(add_www_authenticate(resp));
     }

@@ -78,7 +78,12 @@ impl CatalogApi {
     ) -> ApiResult<Json<Product>> {
         let catalog = self.0.app.catalog();
         let p = catalog
-            .adjust_stock(&auth.0, &ProductId::from_string(id.0), body.0.delta, body.0.reason.as_deref())
+            .adjust_stock(
+                &auth.0,
+                &ProductId::from_string(id.0),
+                body.0.delta,
+                body.0.reason.as_ref().map(|r| r.as_str()),
+            )
             .await?;
         ok(p.into())
     }

@@ -87,6 +87,9 @@ impl SubscriptionsApi {
     ) -> ApiResult<Json<Subscription>> {
         let reason = body.0.and_then(|b| b.reason);
         let subs = self.0.app.subscriptions();
-        ok(subs.cancel(&auth.0, &SubscriptionId::from_string(id.0), reason.as_deref()).await?.into())
+        ok(subs
+            .cancel(&auth.0, &SubscriptionId::from_string(id.0), reason.as_ref().map(|r| r.as_str()))
+            .await?
+            .into())
     }
 }

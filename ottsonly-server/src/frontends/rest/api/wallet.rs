@@ -73,8 +73,8 @@ impl WalletApi {
             user_id: UserId::from_string(b.user_id),
             amount: money("amount_paise", b.amount_paise)?,
             direction: b.direction.into(),
-            reason: b.reason,
-            request_id: b.request_id,
+            reason: b.reason.into(),
+            request_id: b.request_id.map(String::from),
         };
         let entry = self.0.app.wallet().adjust(&auth.0, adj).await?;
         metrics::record_adjustment(match b.direction {

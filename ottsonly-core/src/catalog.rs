@@ -25,12 +25,13 @@ pub const STOCK_MAX: i64 = 10_000_000;
 /// Most units one stock adjustment may add or remove.
 pub const STOCK_DELTA_MAX: i64 = 1_000_000;
 
-/// The stock after adding `delta` to `stock`, or a validation error naming `field` when it
-/// would pass [`STOCK_MAX`] (checked before any store arithmetic, so it never overflows).
-fn stock_after(field: &'static str, stock: i64, delta: i64) -> Result<i64> {
+/// The stock after adding `delta` to `stock` (both already bounded, so this never overflows), or
+/// `InvalidState` when it would pass [`STOCK_MAX`]: like going below zero, it depends on the
+/// stock at the time (a 409), while an out-of-range delta or stock is a validation error (400).
+fn stock_after(stock: i64, delta: i64) -> Result<i64> {
     match stock.checked_add(delta) {
         Some(n) if n <= STOCK_MAX => Ok(n),
-        _ => Err(Error::validation(field, format!("stock would be {stock} + {delta}, above {STOCK_MAX}"))),
+        _ => Err(Error::InvalidState(format!("stock is {stock} and cannot go above {STOCK_MAX}"))),
     }
 }
 
@@ -220,7 +221,7 @@ impl Catalog<'_> {
                 Box::pin(async move {
                     let now = self.ctx.now();
                     let mut p = tx.get_product(id).await?.ok_or(Error::NotFound { what: "product" })?;
-                    stock_after("delta", p.stock, delta)?;
+                    stock_after(p.stock, delta)?;
                     p.stock = tx.adjust_stock(id, delta, false, now).await?.ok_or_else(|| {
                         Error::InvalidState(format!("stock is {} and cannot go below zero", p.stock))
                     })?;
@@ -276,7 +277,7 @@ impl Catalog<'_> {
             .unit(|tx| {
                 Box::pin(async move {
                     let mut p = tx.get_product(id).await?.ok_or(Error::NotFound { what: "product" })?;
-                    stock_after("credentials", p.stock, sealed.len() as i64)?;
+                    stock_after(p.stock, sealed.len() as i64)?;
                     for rec in sealed {
                         tx.insert_credential(rec).await?;
                     }

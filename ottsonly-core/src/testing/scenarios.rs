@@ -374,8 +374,9 @@ pub async fn stock_never_negative_and_credentials_sealed(ts: TestStore) {
     assert_eq!(rec.status, CredentialStatus::Assigned);
 }
 
-/// Stock, stock deltas and prices are bounded; passing a bound is a validation error (a 400 at
-/// the API), never an overflow, and changes nothing.
+/// Stock, stock deltas and prices are bounded; an out-of-range value is a validation error (a 400
+/// at the API), stock that would pass the top is `InvalidState` (409, like going below zero);
+/// never an overflow, and nothing changes.
 pub async fn stock_and_price_are_bounded(ts: TestStore) {
     use crate::catalog::{PRICE_MAX_PAISE, STOCK_DELTA_MAX, STOCK_MAX};
     let h = Harness::new(ts);
@@ -408,7 +409,11 @@ pub async fn stock_and_price_are_bounded(ts: TestStore) {
         c.update(&admin, &p.id, too_dear).await,
         Err(Error::Validation { field: "price_paise", .. })
     ));
-    for delta in [i64::MAX, i64::MIN, STOCK_DELTA_MAX + 1, -STOCK_DELTA_MAX - 1, 11] {
+    assert!(
+        matches!(c.adjust_stock(&admin, &p.id, 11, None).await, Err(Error::InvalidState(_))),
+        "above the top"
+    );
+    for delta in [i64::MAX, i64::MIN, STOCK_DELTA_MAX + 1, -STOCK_DELTA_MAX - 1] {
         assert!(
             matches!(
                 c.adjust_stock(&admin, &p.id, delta, None).await,
@@ -425,7 +430,7 @@ pub async fn stock_and_price_are_bounded(ts: TestStore) {
     assert_eq!(c.adjust_stock(&admin, &p.id, 10, None).await.unwrap().stock, STOCK_MAX);
     assert!(matches!(
         c.import_credentials(&admin, &p.id, vec![creds("a@x.io")]).await,
-        Err(Error::Validation { field: "credentials", .. })
+        Err(Error::InvalidState(_))
     ));
     assert_eq!(
         c.adjust_stock(&admin, &p.id, -STOCK_DELTA_MAX, None).await.unwrap().stock,

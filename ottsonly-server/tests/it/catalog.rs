@@ -113,8 +113,8 @@ async fn update_deactivate_and_stock() {
         .expect_error(403, "forbidden");
 }
 
-/// Stock, deltas and prices have bounds, in the document and in core; passing one is a 400,
-/// never an overflow (i64::MAX used to be a 500).
+/// Stock, deltas and prices have bounds, in the document and in core; an out-of-range value is a
+/// 400, never an overflow (i64::MAX used to be a 500); stock that would pass 10,000,000 is 409.
 #[tokio::test]
 async fn stock_and_price_bounds_are_400s() {
     let t = TestApp::new().await;
@@ -132,7 +132,7 @@ async fn stock_and_price_bounds_are_400s() {
         assert_eq!(r.status, 400, "{delta}: {}", r.text);
         assert!(r.text.contains("-1000000") || r.text.contains("1000000"), "{}", r.text);
     }
-    t.post(&stock, Some(&admin), json!({ "delta": 11 })).await.expect_error(400, "invalid_input");
+    t.post(&stock, Some(&admin), json!({ "delta": 11 })).await.expect_error(409, "invalid_state");
     assert_eq!(
         t.post(&stock, Some(&admin), json!({ "delta": 10 })).await.expect(200).i64("/stock"),
         10_000_000

@@ -99,7 +99,8 @@ pub fn build_app(app: Ottsonly, options: HttpOptions) -> BoxEndpoint<'static, Re
         )
         // The security scheme's checker reads the app from the request (see `auth`).
         .data(app)
-        .around(move |ep, req| http::body_limit(ep, req, limits));
+        .around(move |ep, req| http::body_limit(ep, req, limits))
+        .around(http::detach);
     let routes = match cors(&options.cors_origins) {
         Some(cors) => routes.with(cors).boxed(),
         None => routes.boxed(),

@@ -125,7 +125,14 @@ impl ApiError {
             // shape errors (types, missing fields, unknown enum values or fields) come from
             // poem-openapi's schema check and carry no position.
             let syntax = e.reason.contains(" at line ") && e.reason.contains(" column ");
-            let code = if syntax { "invalid_json" } else { "invalid_body" };
+            // A value outside the documented bounds is `invalid_input`, as when core refuses it.
+            let code = if syntax {
+                "invalid_json"
+            } else if e.reason.contains("verification failed") {
+                "invalid_input"
+            } else {
+                "invalid_body"
+            };
             let message = format!("invalid request body: {}", in_words(&e.reason));
             return ApiError::new(StatusCode::BAD_REQUEST, code, message);
         }
@@ -134,7 +141,9 @@ impl ApiError {
                 return ApiError::from_core(&CoreError::InvalidCursor);
             }
             let message = format!("invalid parameter `{}`: {}", e.name, in_words(&e.reason));
-            return ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", message);
+            let code =
+                if e.reason.contains("verification failed") { "invalid_input" } else { "invalid_parameter" };
+            return ApiError::new(StatusCode::BAD_REQUEST, code, message);
         }
         if let Some(e) = err.downcast_ref::<ParsePathError>() {
             let message = format!("invalid path parameter `{}`: {}", e.name, in_words(&e.reason));

@@ -18,6 +18,22 @@ pub struct Catalog<'a> {
 pub const DURATION_DAYS_MAX: u32 = 3650;
 /// Most credentials imported in one call (one unit of work).
 pub const CREDENTIAL_IMPORT_MAX: usize = 1000;
+/// Highest price of a plan: ₹10,00,000.
+pub const PRICE_MAX_PAISE: i64 = 100_000_000;
+/// Most units a product may have in stock.
+pub const STOCK_MAX: i64 = 10_000_000;
+/// Most units one stock adjustment may add or remove.
+pub const STOCK_DELTA_MAX: i64 = 1_000_000;
+
+/// The stock after adding `delta` to `stock` (both already bounded, so this never overflows), or
+/// `InvalidState` when it would pass [`STOCK_MAX`]: like going below zero, it depends on the
+/// stock at the time (a 409), while an out-of-range delta or stock is a validation error (400).
+fn stock_after(stock: i64, delta: i64) -> Result<i64> {
+    match stock.checked_add(delta) {
+        Some(n) if n <= STOCK_MAX => Ok(n),
+        _ => Err(Error::InvalidState(format!("stock is {stock} and cannot go above {STOCK_MAX}"))),
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct NewProduct {
@@ -42,8 +58,8 @@ pub struct ProductPatch {
 }
 
 fn check_price(price: Money) -> Result<Money> {
-    if price.is_zero() {
-        return Err(Error::validation("price_paise", "must be at least 1 paise"));
+    if price.is_zero() || price.paise() > PRICE_MAX_PAISE {
+        return Err(Error::validation("price_paise", format!("must be 1 to {PRICE_MAX_PAISE} paise")));
     }
     Ok(price)
 }
@@ -99,8 +115,8 @@ impl Catalog<'_> {
 
     pub async fn create(&self, actor: &Actor, new: NewProduct) -> Result<Product> {
         actor.require(Action::ManageProducts)?;
-        if new.stock < 0 {
-            return Err(Error::validation("stock", "must not be negative"));
+        if !(0..=STOCK_MAX).contains(&new.stock) {
+            return Err(Error::validation("stock", format!("must be 0 to {STOCK_MAX}")));
         }
         let now = self.ctx.now();
         let product = &Product {
@@ -189,15 +205,23 @@ impl Catalog<'_> {
         reason: Option<&str>,
     ) -> Result<Product> {
         actor.require(Action::ManageProducts)?;
-        if delta == 0 {
-            return Err(Error::validation("delta", "must not be zero"));
+        if delta.unsigned_abs() > STOCK_DELTA_MAX.unsigned_abs() {
+            return Err(Error::validation(
+                "delta",
+                format!("must be -{STOCK_DELTA_MAX} to {STOCK_DELTA_MAX}"),
+            ));
         }
         let reason = &reason.map(|r| validate::optional_text("reason", r, 500)).transpose()?;
+        if delta == 0 {
+            // Nothing moves and nothing is audited; the answer is the product as it is.
+            return self.get(Some(actor), id).await;
+        }
         self.ctx
             .unit(|tx| {
                 Box::pin(async move {
                     let now = self.ctx.now();
                     let mut p = tx.get_product(id).await?.ok_or(Error::NotFound { what: "product" })?;
+                    stock_after(p.stock, delta)?;
                     p.stock = tx.adjust_stock(id, delta, false, now).await?.ok_or_else(|| {
                         Error::InvalidState(format!("stock is {} and cannot go below zero", p.stock))
                     })?;
@@ -253,6 +277,7 @@ impl Catalog<'_> {
             .unit(|tx| {
                 Box::pin(async move {
                     let mut p = tx.get_product(id).await?.ok_or(Error::NotFound { what: "product" })?;
+                    stock_after(p.stock, sealed.len() as i64)?;
                     for rec in sealed {
                         tx.insert_credential(rec).await?;
                     }

@@ -9,7 +9,7 @@ use crate::clock::{Clock, Entropy, Sleeper, truncate_ms};
 use crate::config::CoreConfig;
 use crate::crypto::CredentialCipher;
 use crate::error::{Error, Result, StoreError};
-use crate::ids::{AuditId, Id, IdGen, UserId};
+use crate::ids::{AuditId, Id, IdGen, UserId, check_cursor};
 use crate::model::{
     AuditEntry, Notification, NotificationKind, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, Page, PageRequest, Slice,
     Timestamp,
@@ -143,10 +143,8 @@ impl Ctx {
         if limit == 0 || limit > PAGE_LIMIT_MAX {
             return Err(Error::validation("limit", format!("must be between 1 and {PAGE_LIMIT_MAX}")));
         }
-        if let Some(c) = &page.cursor
-            && (c.is_empty() || c.len() > 64)
-        {
-            return Err(Error::validation("cursor", "malformed cursor"));
+        if let Some(c) = &page.cursor {
+            check_cursor(c)?;
         }
         // One extra item tells whether another page exists.
         Ok(Slice { before_id: page.cursor.clone(), limit: limit + 1 })

@@ -60,6 +60,9 @@ pub enum ErrorKind {
 pub enum Error {
     #[error("invalid {field}: {message}")]
     Validation { field: &'static str, message: String },
+    /// A page cursor that is not one this API handed out (cursors are ids of listed items).
+    #[error("invalid cursor: pass back a `next_cursor` from an earlier page")]
+    InvalidCursor,
     #[error("authentication required")]
     Unauthenticated,
     #[error("invalid or revoked access token")]
@@ -128,6 +131,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Validation { .. } => "invalid_input",
+            Error::InvalidCursor => "invalid_cursor",
             Error::Unauthenticated => "unauthenticated",
             Error::InvalidToken => "invalid_token",
             Error::TokenExpired => "token_expired",
@@ -162,6 +166,7 @@ impl Error {
         use ErrorKind as K;
         match self {
             Error::Validation { .. }
+            | Error::InvalidCursor
             | Error::OtpInvalid { .. }
             | Error::OtpExpired
             | Error::OtpAttemptsExceeded => K::InvalidInput,
@@ -199,4 +204,129 @@ impl Error {
     }
 }
 
+/// Every code [`Error::code`] can return, for documentation (the OpenAPI `ErrorCode` enum).
+pub const CODES: &[&str] = &[
+    "invalid_input",
+    "invalid_cursor",
+    "unauthenticated",
+    "invalid_token",
+    "token_expired",
+    "forbidden",
+    "not_found",
+    "invalid_otp",
+    "otp_expired",
+    "otp_attempts_exceeded",
+    "otp_cooldown",
+    "otp_daily_limit",
+    "otp_delivery_failed",
+    "invalid_refresh_token",
+    "refresh_token_reused",
+    "user_blocked",
+    "product_inactive",
+    "out_of_stock",
+    "insufficient_balance",
+    "already_refunded",
+    "idempotency_key_reused",
+    "invalid_state",
+    "payments_not_configured",
+    "payment_gateway_unavailable",
+    "invalid_payment_signature",
+    "payment_amount_mismatch",
+    "payment_not_captured",
+    "busy",
+    "internal",
+];
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One value of every variant; the match makes a new variant fail to compile here until it
+    /// is added (and its code with it).
+    fn one_of_each() -> Vec<Error> {
+        let d = Duration::from_secs(1);
+        let all = vec![
+            Error::validation("f", "m"),
+            Error::InvalidCursor,
+            Error::Unauthenticated,
+            Error::InvalidToken,
+            Error::TokenExpired,
+            Error::Forbidden,
+            Error::NotFound { what: "x" },
+            Error::OtpInvalid { attempts_left: 1 },
+            Error::OtpExpired,
+            Error::OtpAttemptsExceeded,
+            Error::OtpCooldown { retry_after: d },
+            Error::OtpDailyLimit { retry_after: d },
+            Error::OtpDeliveryFailed("x".into()),
+            Error::RefreshTokenInvalid,
+            Error::RefreshTokenReused,
+            Error::UserBlocked,
+            Error::ProductInactive,
+            Error::OutOfStock,
+            Error::InsufficientBalance,
+            Error::AlreadyRefunded,
+            Error::IdempotencyKeyReused,
+            Error::InvalidState("x".into()),
+            Error::PaymentsNotConfigured,
+            Error::PaymentGatewayUnavailable("x".into()),
+            Error::PaymentSignatureInvalid,
+            Error::PaymentAmountMismatch,
+            Error::PaymentNotCaptured,
+            Error::Busy("x"),
+            Error::Store(StoreError::Transient("x".into())),
+            Error::Store(StoreError::Corrupt("x".into())),
+            Error::Internal("x".into()),
+        ];
+        for e in &all {
+            match e {
+                Error::Validation { .. }
+                | Error::InvalidCursor
+                | Error::Unauthenticated
+                | Error::InvalidToken
+                | Error::TokenExpired
+                | Error::Forbidden
+                | Error::NotFound { .. }
+                | Error::OtpInvalid { .. }
+                | Error::OtpExpired
+                | Error::OtpAttemptsExceeded
+                | Error::OtpCooldown { .. }
+                | Error::OtpDailyLimit { .. }
+                | Error::OtpDeliveryFailed(_)
+                | Error::RefreshTokenInvalid
+                | Error::RefreshTokenReused
+                | Error::UserBlocked
+                | Error::ProductInactive
+                | Error::OutOfStock
+                | Error::InsufficientBalance
+                | Error::AlreadyRefunded
+                | Error::IdempotencyKeyReused
+                | Error::InvalidState(_)
+                | Error::PaymentsNotConfigured
+                | Error::PaymentGatewayUnavailable(_)
+                | Error::PaymentSignatureInvalid
+                | Error::PaymentAmountMismatch
+                | Error::PaymentNotCaptured
+                | Error::Busy(_)
+                | Error::Store(_)
+                | Error::Internal(_) => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn every_code_is_listed_once() {
+        let all = one_of_each();
+        for e in &all {
+            assert!(CODES.contains(&e.code()), "{} is missing from CODES", e.code());
+        }
+        for code in CODES {
+            assert!(all.iter().any(|e| e.code() == *code), "{code} is listed but never returned");
+            assert_eq!(CODES.iter().filter(|c| *c == code).count(), 1, "{code} twice");
+        }
+        assert_eq!(Error::InvalidCursor.kind(), ErrorKind::InvalidInput);
+    }
+}

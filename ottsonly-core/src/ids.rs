@@ -37,6 +37,17 @@ macro_rules! id_type {
     };
 }
 
+/// The shape of every id (and so of every page cursor): a UUID in lowercase hyphenated form.
+pub const ID_PATTERN: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+
+/// Checks a page cursor: the id of the last item of an earlier page, so a UUID in the form
+/// [`IdGen`] writes (36 characters, lowercase hex and hyphens). Anything else is
+/// [`Error::InvalidCursor`], never silently the first page.
+pub fn check_cursor(cursor: &str) -> crate::error::Result<()> {
+    let canonical = uuid::Uuid::try_parse(cursor).ok().map(|u| u.hyphenated().to_string());
+    if canonical.as_deref() == Some(cursor) { Ok(()) } else { Err(crate::error::Error::InvalidCursor) }
+}
+
 /// A freshly generated id, convertible into any typed id.
 #[derive(Debug, Clone)]
 pub struct Id(String);
@@ -118,6 +129,23 @@ impl IdGen {
 mod tests {
     use super::*;
     use crate::clock::{ManualClock, OsEntropy};
+
+    #[test]
+    fn cursors_are_ids() {
+        let id = IdGen::new().next(&ManualClock::at_epoch_2030(), &OsEntropy).into_string();
+        assert!(check_cursor(&id).is_ok());
+        for bad in [
+            "",
+            "abc",
+            "page-2",
+            &id.to_uppercase(),
+            &id.replace('-', ""),
+            &format!("{{{id}}}"),
+            &format!("{id} "),
+        ] {
+            assert!(matches!(check_cursor(bad), Err(crate::error::Error::InvalidCursor)), "{bad}");
+        }
+    }
 
     #[test]
     fn ids_increase_within_one_millisecond() {

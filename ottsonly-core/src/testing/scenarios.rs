@@ -374,6 +374,89 @@ pub async fn stock_never_negative_and_credentials_sealed(ts: TestStore) {
     assert_eq!(rec.status, CredentialStatus::Assigned);
 }
 
+/// Stock, stock deltas and prices are bounded; an out-of-range value is a validation error (a 400
+/// at the API), stock that would pass the top is `InvalidState` (409, like going below zero);
+/// never an overflow, and nothing changes.
+pub async fn stock_and_price_are_bounded(ts: TestStore) {
+    use crate::catalog::{PRICE_MAX_PAISE, STOCK_DELTA_MAX, STOCK_MAX};
+    let h = Harness::new(ts);
+    let admin = h.admin().await;
+    let new = |price: i64, stock: i64| NewProduct {
+        platform_name: "P".into(),
+        plan_name: "x".into(),
+        description: String::new(),
+        price: money(price),
+        duration_days: 30,
+        stock,
+        is_active: true,
+    };
+    let c = h.app.catalog();
+    assert!(matches!(
+        c.create(&admin, new(PRICE_MAX_PAISE + 1, 0)).await,
+        Err(Error::Validation { field: "price_paise", .. })
+    ));
+    assert!(matches!(
+        c.create(&admin, new(100, STOCK_MAX + 1)).await,
+        Err(Error::Validation { field: "stock", .. })
+    ));
+    assert!(matches!(
+        c.create(&admin, new(100, i64::MAX)).await,
+        Err(Error::Validation { field: "stock", .. })
+    ));
+    let p = c.create(&admin, new(PRICE_MAX_PAISE, STOCK_MAX - 10)).await.unwrap();
+    let too_dear = ProductPatch { price: Some(money(i64::MAX)), ..Default::default() };
+    assert!(matches!(
+        c.update(&admin, &p.id, too_dear).await,
+        Err(Error::Validation { field: "price_paise", .. })
+    ));
+    assert!(
+        matches!(c.adjust_stock(&admin, &p.id, 11, None).await, Err(Error::InvalidState(_))),
+        "above the top"
+    );
+    for delta in [i64::MAX, i64::MIN, STOCK_DELTA_MAX + 1, -STOCK_DELTA_MAX - 1] {
+        assert!(
+            matches!(
+                c.adjust_stock(&admin, &p.id, delta, None).await,
+                Err(Error::Validation { field: "delta", .. })
+            ),
+            "{delta}"
+        );
+    }
+    assert_eq!(
+        c.adjust_stock(&admin, &p.id, 0, None).await.unwrap().stock,
+        STOCK_MAX - 10,
+        "zero is a no-op"
+    );
+    assert_eq!(c.adjust_stock(&admin, &p.id, 10, None).await.unwrap().stock, STOCK_MAX);
+    assert!(matches!(
+        c.import_credentials(&admin, &p.id, vec![creds("a@x.io")]).await,
+        Err(Error::InvalidState(_))
+    ));
+    assert_eq!(
+        c.adjust_stock(&admin, &p.id, -STOCK_DELTA_MAX, None).await.unwrap().stock,
+        STOCK_MAX - STOCK_DELTA_MAX
+    );
+    assert_eq!(c.available_credentials(&admin, &p.id).await.unwrap(), 0);
+}
+
+/// A cursor that is not an id is refused on every list, never read as "the first page".
+pub async fn malformed_cursors_are_refused(ts: TestStore) {
+    let h = Harness::new(ts);
+    let admin = h.admin().await;
+    for bad in ["x", "page-2", "0196a000-0000-7000-8000-00000000000G", "0196A000-0000-7000-8000-000000000000"]
+    {
+        let page = PageRequest { limit: None, cursor: Some(bad.into()) };
+        assert!(matches!(h.app.catalog().list(None, false, &page).await, Err(Error::InvalidCursor)), "{bad}");
+        assert!(matches!(h.app.orders().mine(&admin, &page).await, Err(Error::InvalidCursor)), "{bad}");
+        assert!(
+            matches!(h.app.users().list(&admin, None, None, &page).await, Err(Error::InvalidCursor)),
+            "{bad}"
+        );
+    }
+    let ok = PageRequest { limit: None, cursor: Some("0196a000-0000-7000-8000-000000000000".into()) };
+    assert!(h.app.catalog().list(None, false, &ok).await.unwrap().items.is_empty());
+}
+
 // ---------------------------------------------------------------- orders
 
 pub async fn purchase_from_pool_is_active_with_credentials(ts: TestStore) {
@@ -1327,6 +1410,8 @@ macro_rules! service_scenario_tests {
             staff_user_search,
             product_admin_and_visibility,
             stock_never_negative_and_credentials_sealed,
+            stock_and_price_are_bounded,
+            malformed_cursors_are_refused,
             purchase_from_pool_is_active_with_credentials,
             purchase_without_pool_waits_for_admin_credentials,
             failed_purchases_leave_no_trace,

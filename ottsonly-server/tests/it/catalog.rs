@@ -100,9 +100,8 @@ async fn update_deactivate_and_stock() {
     t.post(&format!("/products/{id}/stock"), Some(&admin), json!({ "delta": -8 }))
         .await
         .expect_error(409, "invalid_state");
-    t.post(&format!("/products/{id}/stock"), Some(&admin), json!({ "delta": 0 }))
-        .await
-        .expect_error(400, "invalid_input");
+    let s = t.post(&format!("/products/{id}/stock"), Some(&admin), json!({ "delta": 0 })).await.expect(200);
+    assert_eq!(s.i64("/stock"), 7, "zero changes nothing");
 
     let d = t.call(Method::DELETE, &format!("/products/{id}"), Some(&admin), None).await.expect(200);
     assert_eq!(d.body["is_active"], false);
@@ -112,6 +111,60 @@ async fn update_deactivate_and_stock() {
     t.call(Method::DELETE, &format!("/products/{id}"), Some(&user), None)
         .await
         .expect_error(403, "forbidden");
+}
+
+/// Stock, deltas and prices have bounds, in the document and in core; an out-of-range value is a
+/// 400, never an overflow (i64::MAX used to be a 500); stock that would pass 10,000,000 is 409.
+#[tokio::test]
+async fn stock_and_price_bounds_are_400s() {
+    let t = TestApp::new().await;
+    let admin = t.token(ADMIN, Role::Admin).await;
+    let new = |price: i64, stock: i64| json!({ "platform_name": "P", "plan_name": "x", "price_paise": price, "duration_days": 30, "stock": stock });
+    for (price, stock) in [(100_000_001, 0), (i64::MAX, 0), (100, 10_000_001), (100, i64::MAX)] {
+        let r = t.post("/products", Some(&admin), new(price, stock)).await;
+        assert_eq!(r.status, 400, "{price} {stock}: {}", r.text);
+    }
+    let p = t.post("/products", Some(&admin), new(100_000_000, 9_999_990)).await.expect(201);
+    let id = p.body["id"].as_str().unwrap().to_string();
+    let stock = format!("/products/{id}/stock");
+    for delta in [i64::MAX, i64::MIN, 1_000_001, -1_000_001] {
+        let r = t.post(&stock, Some(&admin), json!({ "delta": delta })).await;
+        assert_eq!(r.status, 400, "{delta}: {}", r.text);
+        assert!(r.text.contains("-1000000") || r.text.contains("1000000"), "{}", r.text);
+    }
+    t.post(&stock, Some(&admin), json!({ "delta": 11 })).await.expect_error(409, "invalid_state");
+    assert_eq!(
+        t.post(&stock, Some(&admin), json!({ "delta": 10 })).await.expect(200).i64("/stock"),
+        10_000_000
+    );
+    let patch = json!({ "price_paise": 100_000_001 });
+    let r = t.call(Method::PATCH, &format!("/products/{id}"), Some(&admin), Some(patch)).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+}
+
+/// A cursor that is not an id is a 400 `invalid_cursor` on every list (it used to give page 1).
+#[tokio::test]
+async fn malformed_cursors_are_400_invalid_cursor() {
+    let t = TestApp::new().await;
+    let admin = t.token(ADMIN, Role::Admin).await;
+    for path in [
+        "/products",
+        "/orders/my",
+        "/orders",
+        "/users",
+        "/subscriptions",
+        "/notifications",
+        "/admin/audit",
+        "/admin/outbox",
+        "/wallet/transactions",
+    ] {
+        for bad in ["x", "0196A000-0000-7000-8000-000000000000"] {
+            t.get(&format!("{path}?cursor={bad}"), Some(&admin)).await.expect_error(400, "invalid_cursor");
+        }
+    }
+    // A well-formed cursor that matches nothing is an empty page.
+    let r = t.get("/products?cursor=0196a000-0000-7000-8000-000000000000", None).await.expect(200);
+    assert!(r.items().is_empty());
 }
 
 #[tokio::test]

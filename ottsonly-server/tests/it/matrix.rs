@@ -250,6 +250,10 @@ async fn the_matrix_covers_every_operation() {
     let spec: Value = serde_json::from_str(&ottsonly_server::spec_json(&t.app)).unwrap();
     let mut in_spec = BTreeSet::new();
     for (path, ops) in spec["paths"].as_object().unwrap() {
+        // Called by Razorpay with a signature, not with a role: covered in razorpay.rs.
+        if path == "/webhooks/razorpay" {
+            continue;
+        }
         for method in ops.as_object().unwrap().keys() {
             in_spec.insert((method.to_uppercase(), path.clone()));
         }

@@ -3,6 +3,7 @@
 
 use crate::common::metrics::Metrics;
 use crate::frontends::rest::api::{self, State};
+use crate::frontends::rest::document::{self, AllowedMethods};
 use crate::frontends::rest::http::{self, BodyLimits, RouteLabels};
 use crate::frontends::rest::ratelimit::IpRateLimiter;
 use ottsonly_core::Ottsonly;
@@ -57,9 +58,10 @@ pub fn openapi_service(state: &State) -> OpenApiService<impl poem_openapi::OpenA
         .server("/")
 }
 
-/// The OpenAPI document as JSON.
+/// The OpenAPI document as JSON, as `/openapi.json` serves it.
 pub fn spec_json(app: &Ottsonly) -> String {
-    openapi_service(&state(app.clone(), &HttpOptions::default())).spec()
+    let spec = openapi_service(&state(app.clone(), &HttpOptions::default())).spec();
+    document::finish(&spec, app.config())
 }
 
 fn state(app: Ottsonly, options: &HttpOptions) -> State {
@@ -77,14 +79,18 @@ fn state(app: Ottsonly, options: &HttpOptions) -> State {
 pub fn build_app(app: Ottsonly, options: HttpOptions) -> BoxEndpoint<'static, Response> {
     let state = state(app.clone(), &options);
     let api = openapi_service(&state);
-    let labels = Arc::new(route_labels(&api.spec()));
+    let document = document::finish(&api.spec(), app.config());
+    let labels = Arc::new(route_labels(&document));
+    let allowed = Arc::new(AllowedMethods::from_document(&document));
     let docs = api.swagger_ui();
-    let spec = api.spec_endpoint();
+    let spec = poem::endpoint::make_sync(move |_| {
+        Response::builder().content_type("application/json; charset=utf-8").body(document.clone())
+    });
     let limits = options.body_limits;
     let routes = Route::new()
         .nest("/", api)
         .nest("/docs", docs)
-        .at("/openapi.json", spec)
+        .at("/openapi.json", poem::get(spec))
         // Outside the OpenAPI operations: the signature covers the raw body, which must reach
         // the handler untouched (see `webhook`).
         .at(
@@ -93,14 +99,15 @@ pub fn build_app(app: Ottsonly, options: HttpOptions) -> BoxEndpoint<'static, Re
         )
         // The security scheme's checker reads the app from the request (see `auth`).
         .data(app)
-        .around(move |ep, req| http::body_limit(ep, req, limits));
+        .around(move |ep, req| http::body_limit(ep, req, limits))
+        .around(http::detach);
     let routes = match cors(&options.cors_origins) {
         Some(cors) => routes.with(cors).boxed(),
         None => routes.boxed(),
     };
     routes
         .with(CatchPanic::new())
-        .around(http::envelope)
+        .around(move |ep, req| http::envelope(ep, req, allowed.clone()))
         .around(move |ep, req| http::observe(ep, req, labels.clone()))
         .map_to_response()
         .boxed()

@@ -56,6 +56,79 @@ impl ToJSON for UtcTime {
     }
 }
 
+/// A string in a request body: only a JSON string is one (poem-openapi's `String` would also
+/// take `false` or `12` and read them as text, which the document does not allow).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Text(pub String);
+
+impl std::ops::Deref for Text {
+    type Target = String;
+    fn deref(&self) -> &String {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Text> for String {
+    fn from(t: Text) -> String {
+        t.0
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Text {
+        Text(s)
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl Type for Text {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "string".into()
+    }
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema::new("string")))
+    }
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl ParseFromJSON for Text {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value.unwrap_or_default() {
+            Value::String(s) => Ok(Text(s)),
+            other => Err(ParseError::expected_type(other)),
+        }
+    }
+}
+
+impl ToJSON for Text {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
+    }
+}
+
 fn t(ts: m::Timestamp) -> UtcTime {
     UtcTime(ts)
 }
@@ -177,6 +250,7 @@ macro_rules! page_type {
         pub struct $name {
             pub items: Vec<$item>,
             /// Pass as `cursor` to get the next page; `null` on the last page.
+            #[oai(nullable)]
             pub next_cursor: Option<String>,
         }
 
@@ -194,7 +268,7 @@ macro_rules! page_type {
 #[oai(rename = "LoginRequest", deny_unknown_fields)]
 pub struct LoginRequest {
     /// Mobile number; `+91` is assumed when no country code is given.
-    pub phone: String,
+    pub phone: Text,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -209,15 +283,15 @@ pub struct OtpChallenge {
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "VerifyRequest", deny_unknown_fields)]
 pub struct VerifyRequest {
-    pub phone: String,
+    pub phone: Text,
     /// The one-time code sent by SMS.
-    pub otp: String,
+    pub otp: Text,
 }
 
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "RefreshRequest", deny_unknown_fields)]
 pub struct RefreshRequest {
-    pub refresh_token: String,
+    pub refresh_token: Text,
 }
 
 /// A logged-in session.
@@ -256,7 +330,9 @@ pub struct User {
     pub id: String,
     /// E.164, e.g. `+919876543210`.
     pub phone: String,
+    #[oai(nullable)]
     pub name: Option<String>,
+    #[oai(nullable)]
     pub email: Option<String>,
     pub role: Role,
     pub is_blocked: bool,
@@ -283,12 +359,17 @@ impl From<m::User> for User {
 
 page_type!(UserPage, "UserPage", User, m::User);
 
-/// A profile change: an absent field stays as it is, an empty string clears it.
+/// A profile change: an absent field (or `null`) stays as it is; an empty (or all-blank) string
+/// clears it.
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "ProfilePatch", deny_unknown_fields)]
 pub struct ProfilePatch {
-    pub name: Option<String>,
-    pub email: Option<String>,
+    /// Up to 100 characters, no control characters.
+    #[oai(nullable, validator(max_length = 100, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
+    pub name: Option<Text>,
+    /// An email address (`local@domain.tld`), at most 254 characters.
+    #[oai(nullable, validator(max_length = 254))]
+    pub email: Option<Text>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -300,7 +381,8 @@ pub struct RoleRequest {
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "ReasonRequest", deny_unknown_fields)]
 pub struct ReasonRequest {
-    pub reason: Option<String>,
+    #[oai(nullable, validator(max_length = 500, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
+    pub reason: Option<Text>,
 }
 
 // ---------- catalog ----------
@@ -342,16 +424,26 @@ page_type!(ProductPage, "ProductPage", Product, m::Product);
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "NewProduct", deny_unknown_fields)]
 pub struct NewProduct {
-    pub platform_name: String,
-    pub plan_name: String,
-    #[oai(default)]
-    pub description: String,
+    #[oai(validator(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+    ))]
+    pub platform_name: Text,
+    #[oai(validator(
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+    ))]
+    pub plan_name: Text,
+    #[oai(default, nullable, validator(max_length = 2000, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
+    pub description: Text,
+    #[oai(validator(minimum(value = "1"), maximum(value = "100000000")))]
     pub price_paise: i64,
+    #[oai(validator(minimum(value = "1"), maximum(value = "3650")))]
     pub duration_days: u32,
     /// Units sellable without a credential pool (an admin assigns the login later). Default 0.
-    #[oai(default)]
+    #[oai(default, nullable, validator(minimum(value = "0"), maximum(value = "10000000")))]
     pub stock: i64,
-    #[oai(default = "default_true")]
+    #[oai(default = "default_true", nullable)]
     pub is_active: bool,
 }
 
@@ -362,9 +454,9 @@ fn default_true() -> bool {
 impl NewProduct {
     pub fn into_core(self) -> Result<ottsonly_core::catalog::NewProduct, ApiError> {
         Ok(ottsonly_core::catalog::NewProduct {
-            platform_name: self.platform_name,
-            plan_name: self.plan_name,
-            description: self.description,
+            platform_name: self.platform_name.into(),
+            plan_name: self.plan_name.into(),
+            description: self.description.into(),
             price: money("price_paise", self.price_paise)?,
             duration_days: self.duration_days,
             stock: self.stock,
@@ -377,20 +469,38 @@ impl NewProduct {
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "ProductPatch", deny_unknown_fields)]
 pub struct ProductPatch {
-    pub platform_name: Option<String>,
-    pub plan_name: Option<String>,
-    pub description: Option<String>,
+    #[oai(
+        nullable,
+        validator(
+            max_length = 100,
+            pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+        )
+    )]
+    pub platform_name: Option<Text>,
+    #[oai(
+        nullable,
+        validator(
+            max_length = 100,
+            pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+        )
+    )]
+    pub plan_name: Option<Text>,
+    #[oai(nullable, validator(max_length = 2000, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
+    pub description: Option<Text>,
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "100000000")))]
     pub price_paise: Option<i64>,
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "3650")))]
     pub duration_days: Option<u32>,
+    #[oai(nullable)]
     pub is_active: Option<bool>,
 }
 
 impl ProductPatch {
     pub fn into_core(self) -> Result<ottsonly_core::catalog::ProductPatch, ApiError> {
         Ok(ottsonly_core::catalog::ProductPatch {
-            platform_name: self.platform_name,
-            plan_name: self.plan_name,
-            description: self.description,
+            platform_name: self.platform_name.map(String::from),
+            plan_name: self.plan_name.map(String::from),
+            description: self.description.map(String::from),
             price: self.price_paise.map(|p| money("price_paise", p)).transpose()?,
             duration_days: self.duration_days,
             is_active: self.is_active,
@@ -401,20 +511,34 @@ impl ProductPatch {
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "StockRequest", deny_unknown_fields)]
 pub struct StockRequest {
-    /// Units to add (positive) or remove (negative); stock never goes below zero.
+    /// Units to add (positive) or remove (negative); stock never goes below zero nor above
+    /// 10,000,000. Zero changes nothing.
+    #[oai(validator(minimum(value = "-1000000"), maximum(value = "1000000")))]
     pub delta: i64,
-    pub reason: Option<String>,
+    #[oai(nullable, validator(max_length = 500, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
+    pub reason: Option<Text>,
 }
 
 /// An account login. Shown only to the subscription's owner and admins.
 #[derive(Clone, Object)]
 #[oai(rename = "Credentials", deny_unknown_fields)]
 pub struct CredentialsBody {
-    pub username: String,
-    pub password: String,
-    pub profile: Option<String>,
-    pub pin: Option<String>,
-    pub notes: Option<String>,
+    #[oai(validator(
+        max_length = 256,
+        pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+    ))]
+    pub username: Text,
+    #[oai(validator(
+        max_length = 256,
+        pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+    ))]
+    pub password: Text,
+    #[oai(nullable, validator(max_length = 100, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
+    pub profile: Option<Text>,
+    #[oai(nullable, validator(max_length = 32, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
+    pub pin: Option<Text>,
+    #[oai(nullable, validator(max_length = 1000, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"))]
+    pub notes: Option<Text>,
 }
 
 impl std::fmt::Debug for CredentialsBody {
@@ -426,11 +550,11 @@ impl std::fmt::Debug for CredentialsBody {
 impl From<CredentialsBody> for Credentials {
     fn from(c: CredentialsBody) -> Self {
         Credentials {
-            username: c.username,
-            password: c.password,
-            profile: c.profile,
-            pin: c.pin,
-            notes: c.notes,
+            username: c.username.into(),
+            password: c.password.into(),
+            profile: c.profile.map(String::from),
+            pin: c.pin.map(String::from),
+            notes: c.notes.map(String::from),
         }
     }
 }
@@ -438,11 +562,11 @@ impl From<CredentialsBody> for Credentials {
 impl From<Credentials> for CredentialsBody {
     fn from(c: Credentials) -> Self {
         CredentialsBody {
-            username: c.username,
-            password: c.password,
-            profile: c.profile,
-            pin: c.pin,
-            notes: c.notes,
+            username: c.username.into(),
+            password: c.password.into(),
+            profile: c.profile.map(Text),
+            pin: c.pin.map(Text),
+            notes: c.notes.map(Text),
         }
     }
 }
@@ -451,6 +575,7 @@ impl From<Credentials> for CredentialsBody {
 #[oai(rename = "CredentialImport", deny_unknown_fields)]
 pub struct CredentialImport {
     /// 1 to 1000 logins; each adds one unit of stock. All or nothing.
+    #[oai(validator(min_items = 1, max_items = 1000))]
     pub credentials: Vec<CredentialsBody>,
 }
 
@@ -466,7 +591,7 @@ pub struct CredentialImportResult {
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "NewOrder", deny_unknown_fields)]
 pub struct NewOrder {
-    pub product_id: String,
+    pub product_id: Text,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -479,11 +604,15 @@ pub struct Order {
     pub product_name: String,
     pub amount_paise: i64,
     pub status: OrderStatus,
+    #[oai(nullable)]
     pub idempotency_key: Option<String>,
     pub created_at: UtcTime,
     pub paid_at: UtcTime,
+    #[oai(nullable)]
     pub refunded_at: Option<UtcTime>,
+    #[oai(nullable)]
     pub refund_reason: Option<String>,
+    #[oai(nullable)]
     pub refunded_by: Option<String>,
     pub updated_at: UtcTime,
 }
@@ -522,11 +651,14 @@ pub struct Subscription {
     pub duration_days: u32,
     /// As of now: an active subscription past its end reads `expired`.
     pub status: SubscriptionStatus,
+    #[oai(nullable)]
     pub start_at: Option<UtcTime>,
+    #[oai(nullable)]
     pub end_at: Option<UtcTime>,
     pub created_at: UtcTime,
     pub updated_at: UtcTime,
     /// The login, only on single reads, only for the owner and admins, once assigned.
+    #[oai(nullable)]
     pub credentials: Option<CredentialsBody>,
 }
 
@@ -574,9 +706,13 @@ impl From<ottsonly_core::orders::Purchase> for Purchase {
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "RefundRequest", deny_unknown_fields)]
 pub struct RefundRequest {
-    pub reason: String,
+    #[oai(validator(
+        max_length = 500,
+        pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+    ))]
+    pub reason: Text,
     /// Put the unit back on sale (default false).
-    #[oai(default)]
+    #[oai(default, nullable)]
     pub restock: bool,
 }
 
@@ -584,6 +720,7 @@ pub struct RefundRequest {
 #[oai(rename = "Refund")]
 pub struct Refund {
     pub order: Order,
+    #[oai(nullable)]
     pub subscription: Option<Subscription>,
     /// The buyer's balance after the refund.
     pub balance_paise: i64,
@@ -619,6 +756,7 @@ pub struct LedgerEntry {
     pub reference_id: String,
     pub description: String,
     /// The admin who made an adjustment or refund.
+    #[oai(nullable)]
     pub actor_id: Option<String>,
     pub created_at: UtcTime,
 }
@@ -674,9 +812,9 @@ impl From<ottsonly_core::wallet::TopUpIntent> for TopUpIntent {
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "VerifyPaymentRequest", deny_unknown_fields)]
 pub struct VerifyPaymentRequest {
-    pub razorpay_order_id: String,
-    pub razorpay_payment_id: String,
-    pub razorpay_signature: String,
+    pub razorpay_order_id: Text,
+    pub razorpay_payment_id: Text,
+    pub razorpay_signature: Text,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -689,12 +827,17 @@ pub struct TopUpCredit {
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "AdjustRequest", deny_unknown_fields)]
 pub struct AdjustRequest {
-    pub user_id: String,
+    pub user_id: Text,
     pub amount_paise: i64,
     pub direction: Direction,
-    pub reason: String,
-    /// Makes a retried adjustment apply once.
-    pub request_id: Option<String>,
+    #[oai(validator(
+        max_length = 500,
+        pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+    ))]
+    pub reason: Text,
+    /// Makes a retried adjustment apply once: 1 to 128 visible ASCII characters.
+    #[oai(nullable, validator(pattern = r"^[!-~]{1,128}$"))]
+    pub request_id: Option<Text>,
 }
 
 // ---------- notifications ----------
@@ -743,8 +886,16 @@ pub struct MarkedRead {
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "BroadcastRequest", deny_unknown_fields)]
 pub struct BroadcastRequest {
-    pub title: String,
-    pub message: String,
+    #[oai(validator(
+        max_length = 200,
+        pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+    ))]
+    pub title: Text,
+    #[oai(validator(
+        max_length = 4000,
+        pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+    ))]
+    pub message: Text,
     pub audience: Audience,
 }
 
@@ -781,12 +932,16 @@ pub struct OutboxItem {
     pub status: OutboxStatus,
     pub attempts: u32,
     /// The alert as plain text, as it is sent.
+    #[oai(nullable)]
     pub text: Option<String>,
     /// The alert as structured data.
+    #[oai(nullable)]
     pub alert: Option<Value>,
+    #[oai(nullable)]
     pub last_error: Option<String>,
     pub created_at: UtcTime,
     pub due_at: UtcTime,
+    #[oai(nullable)]
     pub delivered_at: Option<UtcTime>,
 }
 

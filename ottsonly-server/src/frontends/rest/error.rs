@@ -125,11 +125,29 @@ impl ApiError {
             // shape errors (types, missing fields, unknown enum values or fields) come from
             // poem-openapi's schema check and carry no position.
             let syntax = e.reason.contains(" at line ") && e.reason.contains(" column ");
-            let code = if syntax { "invalid_json" } else { "invalid_body" };
-            return ApiError::new(StatusCode::BAD_REQUEST, code, e.to_string());
+            // A value outside the documented bounds is `invalid_input`, as when core refuses it.
+            let code = if syntax {
+                "invalid_json"
+            } else if e.reason.contains("verification failed") {
+                "invalid_input"
+            } else {
+                "invalid_body"
+            };
+            let message = format!("invalid request body: {}", in_words(&e.reason));
+            return ApiError::new(StatusCode::BAD_REQUEST, code, message);
         }
-        if err.is::<ParseParamError>() || err.is::<ParsePathError>() {
-            return ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", err.to_string());
+        if let Some(e) = err.downcast_ref::<ParseParamError>() {
+            if e.name == "cursor" {
+                return ApiError::from_core(&CoreError::InvalidCursor);
+            }
+            let message = format!("invalid parameter `{}`: {}", e.name, in_words(&e.reason));
+            let code =
+                if e.reason.contains("verification failed") { "invalid_input" } else { "invalid_parameter" };
+            return ApiError::new(StatusCode::BAD_REQUEST, code, message);
+        }
+        if let Some(e) = err.downcast_ref::<ParsePathError>() {
+            let message = format!("invalid path parameter `{}`: {}", e.name, in_words(&e.reason));
+            return ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", message);
         }
         if err.is::<ContentTypeError>() {
             return ApiError::new(
@@ -191,6 +209,87 @@ impl From<CoreError> for ApiError {
     fn from(e: CoreError) -> Self {
         ApiError::from_core(&e)
     }
+}
+
+/// Codes the server itself answers with, besides core's (`ottsonly_core::error::CODES`).
+pub const SERVER_CODES: &[&str] = &[
+    "invalid_json",
+    "invalid_body",
+    "invalid_parameter",
+    "invalid_request",
+    "invalid_signature",
+    "method_not_allowed",
+    "request_timeout",
+    "length_required",
+    "payload_too_large",
+    "unsupported_media_type",
+    "rate_limited",
+    "not_ready",
+    "unavailable",
+];
+
+/// Every code of the envelope, core's then the server's: the `ErrorCode` enum of the document.
+pub fn all_codes() -> Vec<&'static str> {
+    let mut codes: Vec<&'static str> = ottsonly_core::error::CODES.to_vec();
+    codes.extend(SERVER_CODES.iter().filter(|c| !codes.contains(c)).collect::<Vec<_>>());
+    codes
+}
+
+/// Rewrites poem-openapi's parse errors for people: the deserializer's type names
+/// (`"integer_int64"`, `"optional_ReasonRequest"`) become what the value must be, in words.
+pub fn in_words(reason: &str) -> String {
+    // `failed to parse "NewProduct": ...` says only which Rust type was being read.
+    let mut reason = reason.to_string();
+    while let Some(i) = reason.find("failed to parse \"") {
+        let Some(end) = reason[i..].find("\": ") else { break };
+        reason.replace_range(i..i + end + 3, "");
+    }
+    let mut out = String::with_capacity(reason.len());
+    let mut rest = reason.as_str();
+    // Drop the trail of enclosing types: it names Rust types, not fields.
+    if let Some(i) = rest.find(" (occurred while parsing") {
+        rest = &rest[..i];
+    }
+    while let Some(start) = rest.find('"') {
+        let Some(len) = rest[start + 1..].find('"') else { break };
+        let name = &rest[start + 1..start + 1 + len];
+        out.push_str(&rest[..start]);
+        match type_in_words(name) {
+            Some(words) => out.push_str(&words),
+            None => out.push_str(&rest[start..start + len + 2]),
+        }
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    let out = out
+        .replace("Expected input type ", "expected ")
+        .replace("Type ", "")
+        .replace(" expects an input value.", " is required.");
+    out.trim().to_string()
+}
+
+/// What a poem-openapi type name means, or `None` for a quoted string that is no type name.
+fn type_in_words(name: &str) -> Option<String> {
+    let name = name.strip_prefix("optional_").unwrap_or(name);
+    let words = match name {
+        "string" => "a string".into(),
+        "boolean" => "true or false".into(),
+        "integer_int64" | "integer_int32" => "an integer".into(),
+        "integer_uint64" | "integer_uint32" | "integer_uint16" | "integer_uint8" => {
+            "a whole number (0 or more)".into()
+        }
+        "number_double" | "number_float" => "a number".into(),
+        "string_date-time" => "an RFC 3339 date-time string".into(),
+        "object" | "any" => "a JSON value".into(),
+        n if n.starts_with("[") || n.starts_with("array_") || n.starts_with("list_") => "a JSON array".into(),
+        n if n.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+            && n.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            "a JSON object".into()
+        }
+        _ => return None,
+    };
+    Some(words)
 }
 
 /// The code and message for a status the framework produced on its own.
@@ -298,6 +397,32 @@ mod tests {
             assert_eq!(r.status().as_u16(), status, "{code}");
             if status == 429 {
                 assert_eq!(r.headers().get("retry-after").unwrap(), "2");
+            }
+        }
+    }
+
+    #[test]
+    fn parse_errors_name_no_rust_types() {
+        let cases = [
+            (
+                r#"Expected input type "integer_int64", found "abc". (occurred while parsing "NewProduct")"#,
+                r#"expected an integer, found "abc"."#,
+            ),
+            (
+                r#"failed to parse "ReasonRequest": unknown field `x`. (occurred while parsing "optional_ReasonRequest")"#,
+                "unknown field `x`.",
+            ),
+            (r#"Type "string" expects an input value."#, "a string is required."),
+            (
+                r#"Expected input type "integer_uint32", found -1."#,
+                "expected a whole number (0 or more), found -1.",
+            ),
+        ];
+        for (raw, words) in cases {
+            let w = in_words(raw);
+            assert_eq!(w, words);
+            for t in ["integer_", "optional_", "NewProduct", "ReasonRequest", "occurred while"] {
+                assert!(!w.contains(t), "{w}");
             }
         }
     }

@@ -3,6 +3,7 @@
 //! and request body limits.
 
 use crate::common::metrics;
+use crate::frontends::rest::document::AllowedMethods;
 use crate::frontends::rest::error::{envelope_response, framework_code};
 use poem::PathPattern;
 use poem::http::{HeaderValue, Method, StatusCode, header};
@@ -124,16 +125,42 @@ pub async fn observe<E: Endpoint<Output = Response>>(
     Ok(resp)
 }
 
+/// Runs the request in its own task, so a client that goes away cannot cancel a unit of work
+/// halfway (a future dropped inside sqlx's `BEGIN` left a pooled SQLite connection "inside a
+/// transaction", and every later unit on it failed with a 500; the fuzzer found it).
+pub async fn detach<E: Endpoint<Output = Response> + 'static>(ep: Arc<E>, req: Request) -> Result<Response> {
+    match tokio::spawn(async move { ep.call(req).await }).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "request task failed");
+            let (code, message) = framework_code(StatusCode::INTERNAL_SERVER_ERROR, "");
+            Ok(envelope_response(StatusCode::INTERNAL_SERVER_ERROR, code, &message, None))
+        }
+    }
+}
+
 /// Turns every error the framework produces on its own (no route, wrong method, CORS refusal,
 /// a panic) into the JSON envelope, keeping the original headers (CORS) and route data.
-pub async fn envelope<E: Endpoint<Output = Response>>(ep: Arc<E>, req: Request) -> Result<Response> {
+///
+/// A 405 names the path's methods in `Allow` (RFC 9110), from the document.
+pub async fn envelope<E: Endpoint<Output = Response>>(
+    ep: Arc<E>,
+    req: Request,
+    allowed: Arc<AllowedMethods>,
+) -> Result<Response> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let resp = match ep.call(req).await {
+    let mut resp = match ep.call(req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
     let status = resp.status();
+    if status == StatusCode::METHOD_NOT_ALLOWED
+        && !resp.headers().contains_key(header::ALLOW)
+        && let Some(v) = allowed.allow(&path).and_then(|a| HeaderValue::from_str(&a).ok())
+    {
+        resp.headers_mut().insert(header::ALLOW, v);
+    }
     if status.as_u16() < 400 || is_json(&resp) {
         return Ok(add_www_authenticate(resp));
     }

@@ -17,7 +17,11 @@ impl AdminApi {
         &self,
         auth: BearerAuth,
         status: Query<Option<OutboxStatus>>,
+        /// Items per page, 1 to 200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
+        /// The `next_cursor` of the previous page.
+        #[oai(validator(pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"))]
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<OutboxPage>> {
         // Core's outbox API is for the dispatcher and has no actor; admins only, checked here.
@@ -42,7 +46,11 @@ impl AdminApi {
         target_id: Query<Option<String>>,
         /// e.g. `order.refund`, `wallet.adjust`, `user.set_role`.
         action: Query<Option<String>>,
+        /// Items per page, 1 to 200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
+        /// The `next_cursor` of the previous page.
+        #[oai(validator(pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"))]
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<AuditPage>> {
         let filter = AuditFilter {

@@ -20,7 +20,11 @@ impl CatalogApi {
         &self,
         auth: MaybeAuth,
         include_inactive: Query<Option<bool>>,
+        /// Items per page, 1 to 200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
+        /// The `next_cursor` of the previous page.
+        #[oai(validator(pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"))]
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<ProductPage>> {
         let include_inactive = include_inactive.0.unwrap_or(false);
@@ -74,7 +78,12 @@ impl CatalogApi {
     ) -> ApiResult<Json<Product>> {
         let catalog = self.0.app.catalog();
         let p = catalog
-            .adjust_stock(&auth.0, &ProductId::from_string(id.0), body.0.delta, body.0.reason.as_deref())
+            .adjust_stock(
+                &auth.0,
+                &ProductId::from_string(id.0),
+                body.0.delta,
+                body.0.reason.as_ref().map(|r| r.as_str()),
+            )
             .await?;
         ok(p.into())
     }

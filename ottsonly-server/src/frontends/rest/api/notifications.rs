@@ -18,7 +18,11 @@ impl NotificationsApi {
         &self,
         auth: BearerAuth,
         unread_only: Query<Option<bool>>,
+        /// Items per page, 1 to 200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
+        /// The `next_cursor` of the previous page.
+        #[oai(validator(pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"))]
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<NotificationPage>> {
         let n = self.0.app.notifications();

@@ -22,7 +22,9 @@ impl OrdersApi {
     async fn create(
         &self,
         auth: BearerAuth,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        /// 1 to 128 visible ASCII characters.
+        #[oai(name = "Idempotency-Key", validator(pattern = r"^[!-~]{1,128}$"))]
+        idempotency_key: Header<Option<String>>,
         body: Json<NewOrder>,
     ) -> ApiResult<PurchaseResponse> {
         let product = ProductId::from_string(body.0.product_id);
@@ -39,7 +41,11 @@ impl OrdersApi {
     async fn mine(
         &self,
         auth: BearerAuth,
+        /// Items per page, 1 to 200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
+        /// The `next_cursor` of the previous page.
+        #[oai(validator(pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"))]
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<OrderPage>> {
         ok(self.0.app.orders().mine(&auth.0, &page(limit.0, cursor.0)).await?.into())
@@ -52,7 +58,11 @@ impl OrdersApi {
         auth: BearerAuth,
         user_id: Query<Option<String>>,
         status: Query<Option<OrderStatus>>,
+        /// Items per page, 1 to 200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
+        /// The `next_cursor` of the previous page.
+        #[oai(validator(pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"))]
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<OrderPage>> {
         let filter =

@@ -20,7 +20,11 @@ impl SubscriptionsApi {
         &self,
         auth: BearerAuth,
         status: Query<Option<SubscriptionStatus>>,
+        /// Items per page, 1 to 200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
+        /// The `next_cursor` of the previous page.
+        #[oai(validator(pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"))]
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<SubscriptionPage>> {
         let subs = self.0.app.subscriptions();
@@ -35,7 +39,11 @@ impl SubscriptionsApi {
         user_id: Query<Option<String>>,
         status: Query<Option<SubscriptionStatus>>,
         product_id: Query<Option<String>>,
+        /// Items per page, 1 to 200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
+        /// The `next_cursor` of the previous page.
+        #[oai(validator(pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"))]
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<SubscriptionPage>> {
         let filter = SubscriptionFilter {
@@ -79,6 +87,9 @@ impl SubscriptionsApi {
     ) -> ApiResult<Json<Subscription>> {
         let reason = body.0.and_then(|b| b.reason);
         let subs = self.0.app.subscriptions();
-        ok(subs.cancel(&auth.0, &SubscriptionId::from_string(id.0), reason.as_deref()).await?.into())
+        ok(subs
+            .cancel(&auth.0, &SubscriptionId::from_string(id.0), reason.as_ref().map(|r| r.as_str()))
+            .await?
+            .into())
     }
 }

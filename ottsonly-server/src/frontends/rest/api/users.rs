@@ -23,7 +23,7 @@ impl UsersApi {
     /// Change the caller's name or email; an empty string clears a field.
     #[oai(path = "/users/me", method = "patch", operation_id = "update_me")]
     async fn update_me(&self, auth: BearerAuth, body: Json<ProfilePatch>) -> ApiResult<Json<User>> {
-        let patch = CorePatch { name: body.0.name, email: body.0.email };
+        let patch = CorePatch { name: body.0.name.map(String::from), email: body.0.email.map(String::from) };
         ok(self.0.app.users().update_profile(&auth.0, patch).await?.into())
     }
 
@@ -32,9 +32,15 @@ impl UsersApi {
     async fn list(
         &self,
         auth: BearerAuth,
+        /// The start of a number: up to 15 digits, optionally after `+` (else `+91` is assumed).
+        #[oai(validator(pattern = r"^(\+?[0-9]{1,15})?$"))]
         phone: Query<Option<String>>,
         role: Query<Option<Role>>,
+        /// Items per page, 1 to 200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
+        /// The `next_cursor` of the previous page.
+        #[oai(validator(pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"))]
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<UserPage>> {
         let users = self.0.app.users();
@@ -70,7 +76,12 @@ impl UsersApi {
         body: Json<Option<ReasonRequest>>,
     ) -> ApiResult<Json<User>> {
         let reason = body.0.and_then(|b| b.reason);
-        let u = self.0.app.users().block(&auth.0, &UserId::from_string(id.0), reason.as_deref()).await?;
+        let u = self
+            .0
+            .app
+            .users()
+            .block(&auth.0, &UserId::from_string(id.0), reason.as_ref().map(|r| r.as_str()))
+            .await?;
         ok(u.into())
     }
 
@@ -86,7 +97,11 @@ impl UsersApi {
         &self,
         auth: BearerAuth,
         id: Path<String>,
+        /// Items per page, 1 to 200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
+        /// The `next_cursor` of the previous page.
+        #[oai(validator(pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"))]
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<LedgerPage>> {
         let wallet = self.0.app.wallet();

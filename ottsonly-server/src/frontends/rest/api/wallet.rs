@@ -27,7 +27,11 @@ impl WalletApi {
     async fn transactions(
         &self,
         auth: BearerAuth,
+        /// Items per page, 1 to 200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
+        /// The `next_cursor` of the previous page.
+        #[oai(validator(pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"))]
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<LedgerPage>> {
         ok(self.0.app.wallet().transactions(&auth.0, &page(limit.0, cursor.0)).await?.into())
@@ -69,8 +73,8 @@ impl WalletApi {
             user_id: UserId::from_string(b.user_id),
             amount: money("amount_paise", b.amount_paise)?,
             direction: b.direction.into(),
-            reason: b.reason,
-            request_id: b.request_id,
+            reason: b.reason.into(),
+            request_id: b.request_id.map(String::from),
         };
         let entry = self.0.app.wallet().adjust(&auth.0, adj).await?;
         metrics::record_adjustment(match b.direction {

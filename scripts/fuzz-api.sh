@@ -159,8 +159,17 @@ run() {
     user="$(login "$USER_PHONE")"
     # `logout_all` revokes the token in use, so it runs last, once per token.
     # The user first: the admin's run may block that user or change their role.
-    fuzz user "$user" --exclude-operation-id logout_all || status=1
-    fuzz admin "$admin" --exclude-operation-id logout_all || status=1
+    # The stateful phase runs apart: Schemathesis applies per-operation check settings only to the
+    # single-request phases, and `DELETE /products/{id}` takes a product off sale (documented:
+    # admins still read it, inactive), which its use-after-free check reads as a leak. That one
+    # operation stays out of the request sequences; every phase still tests it on its own.
+    local unit=examples,coverage,fuzzing
+    fuzz user "$user" --phases "$unit" --exclude-operation-id logout_all || status=1
+    fuzz user "$user" --phases stateful --exclude-operation-id logout_all \
+        --exclude-operation-id deactivate_product || status=1
+    fuzz admin "$admin" --phases "$unit" --exclude-operation-id logout_all || status=1
+    fuzz admin "$admin" --phases stateful --exclude-operation-id logout_all \
+        --exclude-operation-id deactivate_product || status=1
     fuzz user "$user" --include-operation-id logout_all || status=1
     fuzz admin "$admin" --include-operation-id logout_all || status=1
     if grep -q '"level":"ERROR"\|panicked' "$work_dir/server.log"; then

@@ -17,7 +17,7 @@ if ! command -v wrk >/dev/null; then
 fi
 
 cargo build --release --locked -p ottsonly-server -p ottsonly-bench-harness >&2
-target="${CARGO_TARGET_DIR:-target}/release"
+target="$(realpath "${CARGO_TARGET_DIR:-target}")/release"
 exec python3 scripts/bench_http.py \
     --server-bin "$target/ottsonly-server" \
     --baseline-bin "$target/bare-poem" \

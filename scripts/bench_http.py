@@ -20,13 +20,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 ADMIN_PHONE = "+919999900901"
 USER_PHONE = "+919999900902"
 CODE = "123456"
 START_TIMEOUT_S = 60
-HOT_STOCK = 5_000_000
+HOT_STOCK = 1_000_000
+ADJUST_MAX_PAISE = 10_000_000
 HOT_PRICE_PAISE = 100
 
 
@@ -42,9 +44,12 @@ def http(method, url, body=None, token=None, timeout=10):
     req.add_header("content-type", "application/json")
     if token:
         req.add_header("authorization", f"Bearer {token}")
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        raw = resp.read()
-        return json.loads(raw) if raw else None
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            raw = resp.read()
+            return json.loads(raw) if raw else None
+    except urllib.error.HTTPError as e:
+        sys.exit(f"bench: {method} {url} answered {e.code}: {e.read().decode(errors='replace')}")
 
 
 def wait_ready(url, proc):
@@ -159,9 +164,11 @@ def seed(srv):
     hot = http("POST", srv.base + "/products", {"platform_name": "Hot", "plan_name": "Plan", "price_paise": HOT_PRICE_PAISE,
                                                 "duration_days": 30, "stock": HOT_STOCK}, token=admin)
     hot_id = hot["id"] if "id" in hot else hot["product"]["id"]
-    credit = HOT_STOCK * HOT_PRICE_PAISE
-    http("POST", srv.base + "/wallet/adjust", {"user_id": me["id"], "amount_paise": credit, "direction": "credit",
-                                                "reason": "benchmark funds", "request_id": "bench-funds"}, token=admin)
+    # Enough for every unit of the hot product, in adjustments within the API's bound.
+    for i in range(HOT_STOCK * HOT_PRICE_PAISE // ADJUST_MAX_PAISE):
+        http("POST", srv.base + "/wallet/adjust", {"user_id": me["id"], "amount_paise": ADJUST_MAX_PAISE,
+                                                    "direction": "credit", "reason": "benchmark funds",
+                                                    "request_id": f"bench-funds-{i}"}, token=admin)
     return admin, user, hot_id
 
 

@@ -80,6 +80,10 @@ pub enum Error {
     OtpCooldown { retry_after: Duration },
     #[error("daily code limit reached for this number; retry in {} s", retry_after.as_secs())]
     OtpDailyLimit { retry_after: Duration },
+    #[error("too many wrong codes for this number today; retry in {} s", retry_after.as_secs())]
+    OtpGuessLimit { retry_after: Duration },
+    #[error("codes are not sent to numbers of this country")]
+    PhoneCountryNotAllowed,
     #[error("the code could not be delivered: {0}")]
     OtpDeliveryFailed(String),
     #[error("invalid or expired refresh token")]
@@ -138,6 +142,8 @@ impl Error {
             Error::OtpAttemptsExceeded => "otp_attempts_exceeded",
             Error::OtpCooldown { .. } => "otp_cooldown",
             Error::OtpDailyLimit { .. } => "otp_daily_limit",
+            Error::OtpGuessLimit { .. } => "otp_guess_limit",
+            Error::PhoneCountryNotAllowed => "phone_country_not_allowed",
             Error::OtpDeliveryFailed(_) => "otp_delivery_failed",
             Error::RefreshTokenInvalid => "invalid_refresh_token",
             Error::RefreshTokenReused => "refresh_token_reused",
@@ -164,7 +170,8 @@ impl Error {
             Error::Validation { .. }
             | Error::OtpInvalid { .. }
             | Error::OtpExpired
-            | Error::OtpAttemptsExceeded => K::InvalidInput,
+            | Error::OtpAttemptsExceeded
+            | Error::PhoneCountryNotAllowed => K::InvalidInput,
             Error::PaymentSignatureInvalid | Error::RefreshTokenInvalid => K::InvalidInput,
             Error::Unauthenticated
             | Error::InvalidToken
@@ -180,7 +187,9 @@ impl Error {
             | Error::InvalidState(_)
             | Error::PaymentAmountMismatch
             | Error::PaymentNotCaptured => K::Conflict,
-            Error::OtpCooldown { .. } | Error::OtpDailyLimit { .. } => K::RateLimited,
+            Error::OtpCooldown { .. } | Error::OtpDailyLimit { .. } | Error::OtpGuessLimit { .. } => {
+                K::RateLimited
+            }
             Error::OtpDeliveryFailed(_)
             | Error::PaymentsNotConfigured
             | Error::PaymentGatewayUnavailable(_)
@@ -193,7 +202,9 @@ impl Error {
     /// How long a rate-limited caller should wait.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Error::OtpCooldown { retry_after } | Error::OtpDailyLimit { retry_after } => Some(*retry_after),
+            Error::OtpCooldown { retry_after }
+            | Error::OtpDailyLimit { retry_after }
+            | Error::OtpGuessLimit { retry_after } => Some(*retry_after),
             _ => None,
         }
     }

@@ -806,6 +806,17 @@ pub async fn admin_adjustments(ts: TestStore) {
         h.app.wallet().adjust(&admin, adj(Direction::Credit, 501, Some("r1"))).await,
         Err(Error::IdempotencyKeyReused)
     ));
+    // Another direction or another user with the same request id is a conflict too, not a
+    // second adjustment.
+    assert!(matches!(
+        h.app.wallet().adjust(&admin, adj(Direction::Debit, 500, Some("r1"))).await,
+        Err(Error::IdempotencyKeyReused)
+    ));
+    let other = h.user_with_role("+919822222222", Role::User).await;
+    let for_other = Adjustment { user_id: other.user_id.clone(), ..adj(Direction::Credit, 500, Some("r1")) };
+    assert!(matches!(h.app.wallet().adjust(&admin, for_other).await, Err(Error::IdempotencyKeyReused)));
+    assert_eq!(h.balance(&other.user_id).await, 0);
+    assert_eq!(h.balance(&user.user_id).await, 500);
     assert!(matches!(
         h.app.wallet().adjust(&admin, adj(Direction::Debit, 501, None)).await,
         Err(Error::InsufficientBalance)

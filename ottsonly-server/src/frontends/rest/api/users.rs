@@ -27,8 +27,9 @@ impl UsersApi {
         ok(self.0.app.users().update_profile(&auth.0, patch).await?.into())
     }
 
-    /// Search users (support, admin). `phone` may be the start of a number. Support staff get
-    /// no `wallet_balance_paise`.
+    /// Search users (support, admin). `phone` may be the start of a number.
+    ///
+    /// Support staff get no `wallet_balance_paise`.
     #[oai(path = "/users", method = "get", operation_id = "list_users")]
     async fn list(
         &self,
@@ -45,7 +46,9 @@ impl UsersApi {
         ok(UserPage { items, next_cursor: p.next_cursor })
     }
 
-    /// One user (support, admin). Support staff get no `wallet_balance_paise`.
+    /// One user (support, admin).
+    ///
+    /// Support staff get no `wallet_balance_paise`.
     #[oai(path = "/users/:id", method = "get", operation_id = "get_user")]
     async fn get(&self, auth: BearerAuth, id: Path<String>) -> ApiResult<Json<User>> {
         ok(User::for_staff(self.0.app.users().get(&auth.0, &UserId::from_string(id.0)).await?, &auth.0))

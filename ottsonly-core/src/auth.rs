@@ -65,9 +65,26 @@ fn remaining(until: Timestamp, now: Timestamp) -> Duration {
 const DAY: TimeDelta = TimeDelta::days(1);
 
 impl Auth<'_> {
+    /// Parses the phone of a login. A configured test phone is taken as it is; any other number
+    /// must be a valid mobile number of a country in `otp_countries`
+    /// ([`Error::PhoneCountryNotAllowed`] otherwise).
     pub fn parse_phone(&self, raw: &str) -> Result<PhoneNumber> {
-        PhoneNumber::parse(raw, self.ctx.config.auth.default_country.as_deref())
-            .map_err(|e| Error::validation("phone", e.to_string()))
+        let cfg = &self.ctx.config.auth;
+        let region = cfg.default_region.as_deref();
+        let invalid = |e: crate::phone::PhoneError| Error::validation("phone", e.to_string());
+        if let Ok(p) = PhoneNumber::parse_any(raw, region)
+            && cfg.test_phones.contains_key(&p)
+        {
+            return Ok(p);
+        }
+        let phone = PhoneNumber::parse(raw, region).map_err(invalid)?;
+        if !cfg.otp_countries.is_empty() {
+            let allowed = phone.region().is_some_and(|r| cfg.otp_countries.contains(&r));
+            if !allowed {
+                return Err(Error::PhoneCountryNotAllowed);
+            }
+        }
+        Ok(phone)
     }
 
     fn otp_mac(&self, phone: &PhoneNumber, code: &str) -> String {
@@ -77,6 +94,10 @@ impl Auth<'_> {
     /// Sends a new one-time code, within the cooldown and daily cap. The code is stored only as
     /// an HMAC. When delivery fails the caller gets [`Error::OtpDeliveryFailed`]; the cooldown
     /// still applies, so a failing provider cannot be used to spam.
+    ///
+    /// A blocked number is answered exactly like any other (same limits, same record, same
+    /// reply), so the answer does not tell whether an account exists or is blocked; only no SMS
+    /// is sent to it. The block bites at [`Auth::verify_otp`].
     pub async fn request_otp(&self, phone_raw: &str) -> Result<OtpChallenge> {
         let cfg = &self.ctx.config.auth;
         let phone = self.parse_phone(phone_raw)?;
@@ -86,18 +107,15 @@ impl Auth<'_> {
         let code = random_digits(self.ctx.entropy.as_ref(), cfg.otp_digits);
         let mac = self.otp_mac(&phone, &code);
         let (phone_ref, mac) = (&phone, &mac);
-        self.ctx
+        let blocked = self
+            .ctx
             .unit(|tx| {
                 Box::pin(async move {
                     let phone = phone_ref;
                     let now = self.ctx.now();
-                    if let Some(user) = tx.get_user_by_phone(phone).await?
-                        && user.is_blocked
-                    {
-                        return Err(Error::UserBlocked.into());
-                    }
+                    let blocked = tx.get_user_by_phone(phone).await?.is_some_and(|u| u.is_blocked);
                     let prev = tx.get_otp(phone).await?;
-                    let (window_start, sends) = match &prev {
+                    let (window_start, sends, guesses) = match &prev {
                         Some(p) => {
                             let next_send = p.last_sent_at + secs(cfg.otp_resend_cooldown);
                             if now < next_send {
@@ -106,17 +124,23 @@ impl Auth<'_> {
                                 );
                             }
                             if now - p.window_start >= DAY {
-                                (now, 0)
+                                (now, 0, 0)
                             } else if p.sends_in_window >= cfg.otp_daily_limit {
                                 return Err(Error::OtpDailyLimit {
                                     retry_after: remaining(p.window_start + DAY, now),
                                 }
                                 .into());
+                            } else if p.guesses_in_window >= cfg.otp_daily_guess_limit {
+                                // No guesses left today: a new code could not be used.
+                                return Err(Error::OtpGuessLimit {
+                                    retry_after: remaining(p.window_start + DAY, now),
+                                }
+                                .into());
                             } else {
-                                (p.window_start, p.sends_in_window)
+                                (p.window_start, p.sends_in_window, p.guesses_in_window)
                             }
                         }
-                        None => (now, 0),
+                        None => (now, 0, 0),
                     };
                     let rec = OtpRecord {
                         phone: phone.clone(),
@@ -128,12 +152,17 @@ impl Auth<'_> {
                         last_sent_at: now,
                         window_start,
                         sends_in_window: sends + 1,
+                        guesses_in_window: guesses,
                     };
                     tx.put_otp(&rec).await?;
-                    Ok(())
+                    Ok(blocked)
                 })
             })
             .await?;
+        if blocked {
+            tracing::info!(phone = %phone.masked(), "login of a blocked number; no code sent");
+            return Ok(OtpChallenge { expires_in: cfg.otp_ttl, resend_after: cfg.otp_resend_cooldown });
+        }
         // Sent after commit: a crash in between costs the user a resend, never a code that
         // works but was not recorded.
         self.ctx.otp_sender.send(&phone, &code).await.map_err(|e| {
@@ -173,8 +202,13 @@ impl Auth<'_> {
             .unit(|tx| {
                 Box::pin(async move {
                     let now = self.ctx.now();
-                    let Some(rec) = tx.record_otp_attempt(phone, cfg.otp_max_attempts).await? else {
+                    let max_guesses = cfg.otp_daily_guess_limit;
+                    let Some(rec) = tx.record_otp_attempt(phone, cfg.otp_max_attempts, max_guesses).await?
+                    else {
                         return Err(match tx.get_otp(phone).await? {
+                            Some(r) if r.consumed_at.is_none() && r.guesses_in_window >= max_guesses => {
+                                Error::OtpGuessLimit { retry_after: remaining(r.window_start + DAY, now) }
+                            }
                             Some(r) if r.consumed_at.is_none() && r.attempts >= cfg.otp_max_attempts => {
                                 Error::OtpAttemptsExceeded
                             }
@@ -185,15 +219,21 @@ impl Auth<'_> {
                     if rec.expires_at <= now {
                         return Ok(Err(Error::OtpExpired));
                     }
+                    // The guess is counted (committed with the refusal) before the block is told.
+                    if tx.get_user_by_phone(phone).await?.is_some_and(|u| u.is_blocked) {
+                        return Ok(Err(Error::UserBlocked));
+                    }
                     let mac_ok = verify_hmac_hex(
                         cfg.otp_mac_key(),
                         &[phone.as_str().as_bytes(), b"|", code.as_bytes()],
                         &rec.code_mac,
                     );
                     if !mac_ok {
-                        return Ok(Err(Error::OtpInvalid {
-                            attempts_left: cfg.otp_max_attempts.saturating_sub(rec.attempts),
-                        }));
+                        let attempts_left = cfg
+                            .otp_max_attempts
+                            .saturating_sub(rec.attempts)
+                            .min(max_guesses.saturating_sub(rec.guesses_in_window));
+                        return Ok(Err(Error::OtpInvalid { attempts_left }));
                     }
                     if !tx.consume_otp(phone, rec.created_at, now).await? {
                         return Err(Error::OtpExpired.into());

@@ -3,7 +3,7 @@
 use crate::error::Error;
 use crate::money::Money;
 use crate::phone::{INDIA, PhoneNumber};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::time::Duration;
 
@@ -59,12 +59,19 @@ pub struct AuthConfig {
     pub otp_ttl: Duration,
     /// Wrong submissions after which a code is dead (default 5).
     pub otp_max_attempts: u32,
+    /// Code submissions per phone per send window (the rolling day of `otp_daily_limit`), across
+    /// resends: a new code does not bring new guesses (default 10).
+    pub otp_daily_guess_limit: u32,
     /// Minimum time between two sends to one phone (default 60 s).
     pub otp_resend_cooldown: Duration,
     /// Sends per phone per rolling day (default 10).
     pub otp_daily_limit: u32,
-    /// Country code for numbers typed without one (default India, "91").
-    pub default_country: Option<String>,
+    /// ISO 3166 alpha-2 country of numbers typed without a `+` (default India, `"IN"`).
+    pub default_region: Option<String>,
+    /// ISO 3166 alpha-2 countries whose mobile numbers may receive a code (default `{"IN"}`);
+    /// empty allows every country. Against SMS pumping: an attacker who makes us text premium
+    /// numbers abroad is paid per message.
+    pub otp_countries: BTreeSet<String>,
     /// Phones that always accept a fixed code, receive nothing and skip rate limits (demos, CI).
     pub test_phones: HashMap<PhoneNumber, String>,
 }
@@ -91,9 +98,11 @@ impl AuthConfig {
             otp_digits: 6,
             otp_ttl: Duration::from_secs(5 * 60),
             otp_max_attempts: 5,
+            otp_daily_guess_limit: 10,
             otp_resend_cooldown: Duration::from_secs(60),
             otp_daily_limit: 10,
-            default_country: Some(INDIA.into()),
+            default_region: Some(INDIA.into()),
+            otp_countries: BTreeSet::from([INDIA.to_string()]),
             test_phones: HashMap::new(),
         })
     }
@@ -106,14 +115,16 @@ impl AuthConfig {
         &self.otp_mac_key
     }
 
-    /// Parses `+91XXXXXXXXXX:123456,+91YYYYYYYYYY:654321` into `test_phones`.
+    /// Parses `+91XXXXXXXXXX:123456,+91YYYYYYYYYY:654321` into `test_phones`. A test phone must be
+    /// a valid number but need not be a mobile one, nor in `otp_countries`: it never receives an
+    /// SMS, and an operator chose it.
     pub fn parse_test_phones(&self, spec: &str) -> Result<HashMap<PhoneNumber, String>, Error> {
         let mut out = HashMap::new();
         for pair in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (phone, code) = pair
                 .rsplit_once(':')
                 .ok_or_else(|| Error::validation("test_phones", format!("`{pair}` is not PHONE:CODE")))?;
-            let phone = PhoneNumber::parse(phone, self.default_country.as_deref())
+            let phone = PhoneNumber::parse_any(phone, self.default_region.as_deref())
                 .map_err(|e| Error::validation("test_phones", format!("`{phone}`: {e}")))?;
             let code = code.trim();
             if code.len() != self.otp_digits as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
@@ -138,7 +149,9 @@ impl fmt::Debug for AuthConfig {
             .field("otp_max_attempts", &self.otp_max_attempts)
             .field("otp_resend_cooldown", &self.otp_resend_cooldown)
             .field("otp_daily_limit", &self.otp_daily_limit)
-            .field("default_country", &self.default_country)
+            .field("otp_daily_guess_limit", &self.otp_daily_guess_limit)
+            .field("default_region", &self.default_region)
+            .field("otp_countries", &self.otp_countries)
             .field("test_phones", &self.test_phones.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }

@@ -83,6 +83,10 @@ pub enum Error {
     OtpCooldown { retry_after: Duration },
     #[error("daily code limit reached for this number; retry in {} s", retry_after.as_secs())]
     OtpDailyLimit { retry_after: Duration },
+    #[error("too many wrong codes for this number today; retry in {} s", retry_after.as_secs())]
+    OtpGuessLimit { retry_after: Duration },
+    #[error("codes are not sent to numbers of this country")]
+    PhoneCountryNotAllowed,
     #[error("the code could not be delivered: {0}")]
     OtpDeliveryFailed(String),
     #[error("invalid or expired refresh token")]
@@ -142,6 +146,8 @@ impl Error {
             Error::OtpAttemptsExceeded => "otp_attempts_exceeded",
             Error::OtpCooldown { .. } => "otp_cooldown",
             Error::OtpDailyLimit { .. } => "otp_daily_limit",
+            Error::OtpGuessLimit { .. } => "otp_guess_limit",
+            Error::PhoneCountryNotAllowed => "phone_country_not_allowed",
             Error::OtpDeliveryFailed(_) => "otp_delivery_failed",
             Error::RefreshTokenInvalid => "invalid_refresh_token",
             Error::RefreshTokenReused => "refresh_token_reused",
@@ -169,7 +175,8 @@ impl Error {
             | Error::InvalidCursor
             | Error::OtpInvalid { .. }
             | Error::OtpExpired
-            | Error::OtpAttemptsExceeded => K::InvalidInput,
+            | Error::OtpAttemptsExceeded
+            | Error::PhoneCountryNotAllowed => K::InvalidInput,
             Error::PaymentSignatureInvalid | Error::RefreshTokenInvalid => K::InvalidInput,
             Error::Unauthenticated
             | Error::InvalidToken
@@ -185,7 +192,9 @@ impl Error {
             | Error::InvalidState(_)
             | Error::PaymentAmountMismatch
             | Error::PaymentNotCaptured => K::Conflict,
-            Error::OtpCooldown { .. } | Error::OtpDailyLimit { .. } => K::RateLimited,
+            Error::OtpCooldown { .. } | Error::OtpDailyLimit { .. } | Error::OtpGuessLimit { .. } => {
+                K::RateLimited
+            }
             Error::OtpDeliveryFailed(_)
             | Error::PaymentsNotConfigured
             | Error::PaymentGatewayUnavailable(_)
@@ -198,7 +207,9 @@ impl Error {
     /// How long a rate-limited caller should wait.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Error::OtpCooldown { retry_after } | Error::OtpDailyLimit { retry_after } => Some(*retry_after),
+            Error::OtpCooldown { retry_after }
+            | Error::OtpDailyLimit { retry_after }
+            | Error::OtpGuessLimit { retry_after } => Some(*retry_after),
             _ => None,
         }
     }
@@ -218,7 +229,9 @@ pub const CODES: &[&str] = &[
     "otp_attempts_exceeded",
     "otp_cooldown",
     "otp_daily_limit",
+    "otp_guess_limit",
     "otp_delivery_failed",
+    "phone_country_not_allowed",
     "invalid_refresh_token",
     "refresh_token_reused",
     "user_blocked",
@@ -260,7 +273,9 @@ mod tests {
             Error::OtpAttemptsExceeded,
             Error::OtpCooldown { retry_after: d },
             Error::OtpDailyLimit { retry_after: d },
+            Error::OtpGuessLimit { retry_after: d },
             Error::OtpDeliveryFailed("x".into()),
+            Error::PhoneCountryNotAllowed,
             Error::RefreshTokenInvalid,
             Error::RefreshTokenReused,
             Error::UserBlocked,
@@ -294,7 +309,9 @@ mod tests {
                 | Error::OtpAttemptsExceeded
                 | Error::OtpCooldown { .. }
                 | Error::OtpDailyLimit { .. }
+                | Error::OtpGuessLimit { .. }
                 | Error::OtpDeliveryFailed(_)
+                | Error::PhoneCountryNotAllowed
                 | Error::RefreshTokenInvalid
                 | Error::RefreshTokenReused
                 | Error::UserBlocked

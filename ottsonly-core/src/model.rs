@@ -295,6 +295,8 @@ pub struct OtpRecord {
     /// Start of the current 24 h send window and the sends in it.
     pub window_start: Timestamp,
     pub sends_in_window: u32,
+    /// Codes submitted in the current send window, across resends (the daily guess budget).
+    pub guesses_in_window: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -140,12 +140,14 @@ pub trait Tx: StoreRead {
     // --- auth ---
     /// Inserts or replaces the phone's OTP record.
     async fn put_otp(&mut self, otp: &OtpRecord) -> StoreResult<()>;
-    /// Guarded: increments `attempts` if the code is not consumed and `attempts < max_attempts`;
-    /// returns the record after the increment, or `None`.
+    /// Guarded: increments `attempts` and `guesses_in_window` if the code is not consumed,
+    /// `attempts < max_attempts` and `guesses_in_window < max_guesses`; returns the record after
+    /// the increment, or `None`.
     async fn record_otp_attempt(
         &mut self,
         phone: &PhoneNumber,
         max_attempts: u32,
+        max_guesses: u32,
     ) -> StoreResult<Option<OtpRecord>>;
     /// Guarded: marks the code consumed if it is still unconsumed and was created at
     /// `created_at` (the code that was checked); true for exactly one caller.

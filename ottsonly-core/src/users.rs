@@ -74,7 +74,7 @@ impl Users<'_> {
         actor.require(Action::ViewAllUsers)?;
         let phone_prefix = match phone.map(str::trim).filter(|p| !p.is_empty()) {
             None => None,
-            Some(p) => Some(normalise_phone_prefix(p, self.ctx.config.auth.default_country.as_deref())?),
+            Some(p) => Some(normalise_phone_prefix(p, self.ctx.config.auth.default_region.as_deref())?),
         };
         let slice = Ctx::slice(page)?;
         let mut r = self.ctx.store.reader().await?;
@@ -150,7 +150,7 @@ impl Users<'_> {
     /// operator makes the first admin from the command line.
     pub async fn set_role_by_phone(&self, actor: &Actor, phone_raw: &str, role: Role) -> Result<User> {
         actor.require(Action::ManageUsers)?;
-        let phone = &PhoneNumber::parse(phone_raw, self.ctx.config.auth.default_country.as_deref())
+        let phone = &PhoneNumber::parse(phone_raw, self.ctx.config.auth.default_region.as_deref())
             .map_err(|e| Error::validation("phone", e.to_string()))?;
         self.ctx
             .unit(|tx| {
@@ -179,7 +179,7 @@ impl Users<'_> {
 }
 
 /// Turns what staff type into an E.164 prefix: "+9198", "98765", "+91 98765".
-fn normalise_phone_prefix(raw: &str, default_country: Option<&str>) -> Result<String> {
+fn normalise_phone_prefix(raw: &str, default_region: Option<&str>) -> Result<String> {
     let has_plus = raw.starts_with('+');
     let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
     if digits.is_empty()
@@ -188,7 +188,7 @@ fn normalise_phone_prefix(raw: &str, default_country: Option<&str>) -> Result<St
     {
         return Err(Error::validation("phone", "must be digits, optionally starting with +"));
     }
-    Ok(match (has_plus, default_country) {
+    Ok(match (has_plus, default_region.and_then(crate::phone::calling_code)) {
         (true, _) | (false, None) => format!("+{digits}"),
         (false, Some(cc)) => format!("+{cc}{}", digits.trim_start_matches('0')),
     })

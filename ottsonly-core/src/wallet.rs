@@ -177,10 +177,16 @@ impl Wallet<'_> {
             ));
         }
         let reason = &validate::text("reason", &adj.reason, 500)?;
-        let reference = &match &adj.request_id {
-            Some(r) => format!("req:{}:{}", adj.user_id, validate::key("request_id", r)?),
-            None => format!("adj:{}", self.ctx.id::<crate::ids::LedgerEntryId>()),
+        // A request id names one adjustment across all users: `req:<id>`. Entries written before
+        // that carried the user (`req:<user>:<id>`) and are looked up too.
+        let (reference, legacy) = match &adj.request_id {
+            Some(r) => {
+                let r = validate::key("request_id", r)?;
+                (format!("req:{r}"), Some(format!("req:{}:{r}", adj.user_id)))
+            }
+            None => (format!("adj:{}", self.ctx.id::<crate::ids::LedgerEntryId>()), None),
         };
+        let (reference, legacy) = (&reference, &legacy);
         let adj = &adj;
         self.ctx
             .unit(|tx| Box::pin(async move {
@@ -190,11 +196,21 @@ impl Wallet<'_> {
                     Direction::Credit => EntryKind::Credit,
                     Direction::Debit => EntryKind::Debit,
                 };
-                if let Some(prev) = tx.get_ledger_entry_by_reference(ReferenceType::Adjustment, reference, kind).await? {
-                    if prev.amount == adj.amount && prev.user_id == adj.user_id {
-                        return Ok(prev);
+                // The same request id replays only with the same user, direction and amount;
+                // anything else is a conflict, never a second adjustment.
+                if adj.request_id.is_some() {
+                    let refs = std::iter::once(reference).chain(legacy);
+                    for r in refs {
+                        for k in [EntryKind::Credit, EntryKind::Debit] {
+                            let Some(prev) = tx.get_ledger_entry_by_reference(ReferenceType::Adjustment, r, k).await? else {
+                                continue;
+                            };
+                            if k == kind && prev.amount == adj.amount && prev.user_id == adj.user_id {
+                                return Ok(prev);
+                            }
+                            return Err(Error::IdempotencyKeyReused.into());
+                        }
                     }
-                    return Err(Error::IdempotencyKeyReused.into());
                 }
                 let user = tx.get_user(&adj.user_id).await?.ok_or(Error::NotFound { what: "user" })?;
                 let balance = match adj.direction {

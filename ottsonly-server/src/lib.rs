@@ -18,7 +18,7 @@ pub mod frontends;
 pub mod host;
 
 pub use adapters::telegram::{DispatchReport, TelegramConfig, TelegramDispatcher};
-pub use common::secret::Secret;
+pub use common::secret::{Environment, Secret};
 pub use frontends::rest::{HttpOptions, build_app, openapi_service, spec_json};
 pub use host::bootstrap::{CoreParts, build_core};
 pub use host::settings::Settings;

@@ -89,6 +89,13 @@ impl<'d> Fields<'d> {
         u32::try_from(self.i64(key)?).map_err(|e| corrupt(key, e))
     }
 
+    pub(crate) fn opt_u32(&self, key: &str) -> StoreResult<Option<u32>> {
+        match self.opt(key) {
+            None | Some(Bson::Null) => Ok(None),
+            Some(v) => u32::try_from(int(key, v)?).map(Some).map_err(|e| corrupt(key, e)),
+        }
+    }
+
     pub(crate) fn money(&self, key: &str) -> StoreResult<Money> {
         Money::from_paise(self.i64(key)?).map_err(|e| corrupt(key, e))
     }
@@ -122,7 +129,7 @@ impl<'d> Fields<'d> {
 
     pub(crate) fn phone(&self, key: &str) -> StoreResult<PhoneNumber> {
         let s = self.string(key)?;
-        PhoneNumber::parse(&s, None).map_err(|e| corrupt(key, e))
+        PhoneNumber::from_e164(&s).map_err(|e| corrupt(key, e))
     }
 }
 
@@ -257,6 +264,8 @@ from_doc! {
         last_sent_at: |c| c.ts("last_sent_at")?,
         window_start: |c| c.ts("window_start")?,
         sends_in_window: |c| c.u32("sends_in_window")?,
+        // Absent in documents written before the guess budget: none counted yet.
+        guesses_in_window: |c| c.opt_u32("guesses_in_window")?.unwrap_or(0),
     }
     RefreshToken {
         id: |c| RefreshTokenId::from_string(c.string(f::ID)?),
@@ -440,6 +449,7 @@ pub(crate) fn otp_doc(o: &OtpRecord) -> Document {
         "last_sent_at": dt(o.last_sent_at),
         "window_start": dt(o.window_start),
         "sends_in_window": i64::from(o.sends_in_window),
+        "guesses_in_window": i64::from(o.guesses_in_window),
     }
 }
 

@@ -173,14 +173,21 @@ impl Tx for MongoTx {
         &mut self,
         phone: &PhoneNumber,
         max_attempts: u32,
+        max_guesses: u32,
     ) -> StoreResult<Option<OtpRecord>> {
         self.take_turn(coll::OTPS, phone.as_str())?;
+        // A document from before the guess budget has no `guesses_in_window`: it counts as 0.
         let filter = doc! {
             (f::ID): phone.as_str(),
             "consumed_at": Bson::Null,
             "attempts": { "$lt": i64::from(max_attempts) },
+            "$or": [
+                { "guesses_in_window": { "$lt": i64::from(max_guesses) } },
+                { "guesses_in_window": { "$exists": false } },
+            ],
         };
-        let d = self.modify(|c| &c.otps, filter, doc! { "$inc": { "attempts": 1i64 } }, None).await?;
+        let update = doc! { "$inc": { "attempts": 1i64, "guesses_in_window": 1i64 } };
+        let d = self.modify(|c| &c.otps, filter, update, None).await?;
         d.as_ref().map(OtpRecord::from_doc).transpose()
     }
 

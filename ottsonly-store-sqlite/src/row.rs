@@ -67,7 +67,7 @@ impl<'r> Cols<'r> {
 
     fn phone(&self, col: &str) -> StoreResult<PhoneNumber> {
         let s: String = self.get(col)?;
-        PhoneNumber::parse(&s, None).map_err(|e| corrupt(col, e))
+        PhoneNumber::from_e164(&s).map_err(|e| corrupt(col, e))
     }
 }
 
@@ -193,6 +193,7 @@ from_row! {
         last_sent_at: |c| c.ts("last_sent_at")?,
         window_start: |c| c.ts("window_start")?,
         sends_in_window: |c| c.u32("sends_in_window")?,
+        guesses_in_window: |c| c.u32("guesses_in_window")?,
     }
     RefreshToken {
         id: |c| RefreshTokenId::from_string(c.string("id")?),

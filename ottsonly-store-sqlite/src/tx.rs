@@ -126,11 +126,11 @@ impl Tx for SqliteTx {
     async fn put_otp(&mut self, o: &OtpRecord) -> StoreResult<()> {
         let q = sqlx::query(
             "INSERT INTO otps (phone, code_mac, created_at, expires_at, attempts, consumed_at, last_sent_at, \
-             window_start, sends_in_window) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             window_start, sends_in_window, guesses_in_window) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (phone) DO UPDATE SET code_mac = excluded.code_mac, created_at = excluded.created_at, \
              expires_at = excluded.expires_at, attempts = excluded.attempts, consumed_at = excluded.consumed_at, \
              last_sent_at = excluded.last_sent_at, window_start = excluded.window_start, \
-             sends_in_window = excluded.sends_in_window",
+             sends_in_window = excluded.sends_in_window, guesses_in_window = excluded.guesses_in_window",
         )
         .bind(o.phone.as_str())
         .bind(o.code_mac.as_str())
@@ -140,7 +140,8 @@ impl Tx for SqliteTx {
         .bind(opt_ms(o.consumed_at))
         .bind(ms(o.last_sent_at))
         .bind(ms(o.window_start))
-        .bind(i64::from(o.sends_in_window));
+        .bind(i64::from(o.sends_in_window))
+        .bind(i64::from(o.guesses_in_window));
         self.exec(q).await.map(drop)
     }
 
@@ -148,13 +149,15 @@ impl Tx for SqliteTx {
         &mut self,
         phone: &PhoneNumber,
         max_attempts: u32,
+        max_guesses: u32,
     ) -> StoreResult<Option<OtpRecord>> {
         let q = sqlx::query(
-            "UPDATE otps SET attempts = attempts + 1 \
-             WHERE phone = ? AND consumed_at IS NULL AND attempts < ? RETURNING *",
+            "UPDATE otps SET attempts = attempts + 1, guesses_in_window = guesses_in_window + 1 \
+             WHERE phone = ? AND consumed_at IS NULL AND attempts < ? AND guesses_in_window < ? RETURNING *",
         )
         .bind(phone.as_str())
-        .bind(i64::from(max_attempts));
+        .bind(i64::from(max_attempts))
+        .bind(i64::from(max_guesses));
         fetch_opt(&mut self.tx, q).await
     }
 

@@ -121,6 +121,60 @@ pub async fn otp_cooldown_and_daily_cap(ts: TestStore) {
     h.app.auth().request_otp(phone).await.expect("a new day");
 }
 
+/// Resends give a new code with fresh per-code attempts, but not fresh guesses: the daily guess
+/// budget (`otp_daily_guess_limit`, default 10) is kept across resends within the send window.
+pub async fn otp_guesses_are_bounded_per_day_across_resends(ts: TestStore) {
+    let h = Harness::new(ts);
+    let phone = "+919876543210";
+    let mut code = String::new();
+    for round in 0..2u32 {
+        h.app.auth().request_otp(phone).await.expect("a code");
+        code = h.sms.last_code(phone).unwrap();
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        for left in (0..5).rev() {
+            match h.app.auth().verify_otp(phone, wrong).await {
+                Err(Error::OtpInvalid { attempts_left }) => assert_eq!(attempts_left, left, "round {round}"),
+                other => panic!("expected invalid otp, got {other:?}"),
+            }
+        }
+        h.clock.advance(TimeDelta::seconds(61));
+    }
+    // Ten wrong guesses today: even the right code of a fresh resend is refused, and no SMS is
+    // spent on a code that could not be used.
+    let sent = h.sms.sent_count();
+    match h.app.auth().request_otp(phone).await {
+        Err(e @ Error::OtpGuessLimit { .. }) => assert!(e.retry_after().unwrap().as_secs() > 3600),
+        other => panic!("expected the guess limit, got {other:?}"),
+    }
+    assert_eq!(h.sms.sent_count(), sent);
+    assert!(matches!(h.app.auth().verify_otp(phone, &code).await, Err(Error::OtpGuessLimit { .. })));
+    assert_eq!(Error::OtpGuessLimit { retry_after: Duration::ZERO }.code(), "otp_guess_limit");
+    h.clock.advance(TimeDelta::hours(24));
+    h.app.auth().request_otp(phone).await.expect("a new day");
+    let code = h.sms.last_code(phone).unwrap();
+    h.app.auth().verify_otp(phone, &code).await.expect("a new day, a new budget");
+}
+
+/// Only mobile numbers of `otp_countries` (default India) get a code: against SMS pumping.
+pub async fn otp_only_to_mobiles_of_allowed_countries(ts: TestStore) {
+    assert_eq!(crate::CoreConfig::new([7u8; 32]).unwrap().auth.otp_countries, ["IN".to_string()].into());
+    let h = Harness::with_config(ts, |c| {
+        c.auth.otp_countries = ["IN".to_string(), "GB".to_string()].into();
+    });
+    let us = "+1 415 555 2671";
+    assert!(matches!(h.app.auth().request_otp(us).await, Err(Error::PhoneCountryNotAllowed)));
+    assert!(matches!(h.app.auth().verify_otp(us, "123456").await, Err(Error::PhoneCountryNotAllowed)));
+    assert_eq!(Error::PhoneCountryNotAllowed.code(), "phone_country_not_allowed");
+    // An Indian landline is a valid number but not a mobile one.
+    assert!(matches!(
+        h.app.auth().request_otp("+91 11 2345 6789").await,
+        Err(Error::Validation { field: "phone", .. })
+    ));
+    assert_eq!(h.sms.sent_count(), 0);
+    h.app.auth().request_otp("+44 7400 123456").await.expect("a UK mobile, GB allowed");
+    assert!(h.sms.last_code("+447400123456").is_some());
+}
+
 pub async fn otp_delivery_failure_keeps_cooldown(ts: TestStore) {
     let h = Harness::new(ts);
     h.sms.set_failing(true);
@@ -210,9 +264,18 @@ pub async fn blocked_users_cannot_log_in_and_tokens_stop(ts: TestStore) {
     ));
     assert!(h.app.auth().refresh(&s.refresh_token).await.is_err());
     h.clock.advance(TimeDelta::seconds(61));
-    assert!(matches!(h.app.auth().request_otp("+919876543210").await, Err(Error::UserBlocked)));
+    // Login answers as for any number (no enumeration of accounts or blocks) but sends nothing.
+    let sent = h.sms.sent_count();
+    let stranger = h.app.auth().request_otp("+919822222222").await.expect("any number");
+    let blocked = h.app.auth().request_otp("+919876543210").await.expect("same answer");
+    assert_eq!(blocked, stranger);
+    assert_eq!(h.sms.sent_count(), sent + 1, "no SMS to the blocked number");
+    assert!(matches!(h.app.auth().request_otp("+919876543210").await, Err(Error::OtpCooldown { .. })));
+    // The block bites at verify, whatever the code.
+    assert!(matches!(h.app.auth().verify_otp("+919876543210", "000000").await, Err(Error::UserBlocked)));
     assert!(matches!(h.app.users().block(&admin, &admin.user_id, None).await, Err(Error::InvalidState(_))));
     h.app.users().unblock(&admin, &user.user_id).await.unwrap();
+    h.clock.advance(TimeDelta::seconds(61));
     h.login("+919876543210").await;
 }
 
@@ -826,6 +889,17 @@ pub async fn admin_adjustments(ts: TestStore) {
         h.app.wallet().adjust(&admin, adj(Direction::Credit, 501, Some("r1"))).await,
         Err(Error::IdempotencyKeyReused)
     ));
+    // Another direction or another user with the same request id is a conflict too, not a
+    // second adjustment.
+    assert!(matches!(
+        h.app.wallet().adjust(&admin, adj(Direction::Debit, 500, Some("r1"))).await,
+        Err(Error::IdempotencyKeyReused)
+    ));
+    let other = h.user_with_role("+919822222222", Role::User).await;
+    let for_other = Adjustment { user_id: other.user_id.clone(), ..adj(Direction::Credit, 500, Some("r1")) };
+    assert!(matches!(h.app.wallet().adjust(&admin, for_other).await, Err(Error::IdempotencyKeyReused)));
+    assert_eq!(h.balance(&other.user_id).await, 0);
+    assert_eq!(h.balance(&user.user_id).await, 500);
     assert!(matches!(
         h.app.wallet().adjust(&admin, adj(Direction::Debit, 501, None)).await,
         Err(Error::InsufficientBalance)
@@ -1398,6 +1472,8 @@ macro_rules! service_scenario_tests {
             otp_wrong_codes_then_dead,
             otp_expires_and_is_single_use,
             otp_cooldown_and_daily_cap,
+            otp_guesses_are_bounded_per_day_across_resends,
+            otp_only_to_mobiles_of_allowed_countries,
             otp_delivery_failure_keeps_cooldown,
             test_phone_uses_fixed_code_without_limits,
             concurrent_otp_verification_succeeds_once,

@@ -12,6 +12,8 @@ pub const PURCHASE_PAISE: &str = "ottsonly_purchase_amount_paise_total";
 pub const TOPUPS: &str = "ottsonly_topups_total";
 pub const TOPUP_PAISE: &str = "ottsonly_topup_amount_paise_total";
 pub const REFUNDS: &str = "ottsonly_refunds_total";
+/// Business figures (money in) that only a holder of the metrics token may read.
+pub const REVENUE_METRICS: &[&str] = &[PURCHASE_PAISE, TOPUP_PAISE];
 pub const ADJUSTMENTS: &str = "ottsonly_wallet_adjustments_total";
 /// Admin alerts (Telegram dispatcher): sent to every admin chat; failed and due again later;
 /// parked as failed after the last attempt; and 429 answers from the Bot API.

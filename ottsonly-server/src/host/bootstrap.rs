@@ -21,13 +21,15 @@ pub fn core_config(settings: &Settings, secrets: &Secrets) -> anyhow::Result<Cor
             .parse_test_phones(spec.expose())
             .map_err(|e| anyhow::anyhow!("OTTSONLY_TEST_PHONES: {e}"))?;
         if settings.env == Environment::Production && !config.auth.test_phones.is_empty() {
+            // `Settings::validate` refuses this too; a caller that skipped it still cannot.
             let phones: Vec<String> = config.auth.test_phones.keys().map(PhoneNumber::masked).collect();
-            tracing::warn!(
-                ?phones,
-                "OTTSONLY_TEST_PHONES is set in production: these numbers log in with a fixed code"
+            anyhow::bail!(
+                "OTTSONLY_TEST_PHONES must not be set in production (these numbers log in with a fixed code: {})",
+                phones.join(", ")
             );
         }
     }
+    config.auth.otp_countries = settings.otp_countries.clone();
     Ok(config)
 }
 
@@ -59,14 +61,20 @@ pub fn payment_gateway(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Pay
 
 /// Opens everything a command needs from the settings: store, secrets, core.
 pub async fn open_core(settings: &Settings) -> anyhow::Result<Ottsonly> {
+    Ok(open_core_reporting(settings).await?.0)
+}
+
+/// [`open_core`], and which secrets are development values kept in the database.
+pub async fn open_core_reporting(settings: &Settings) -> anyhow::Result<(Ottsonly, Vec<String>)> {
     let store = super::store::open_store(settings.database_url.expose()).await?;
     let secrets = resolve_secrets(&store, settings).await?;
     let config = core_config(settings, &secrets)?;
     // OTTSONLY_SMS_PROVIDER: the log sender in dev, a real provider in production (see `sms`).
     let otp_sender = sms::otp_sender(&settings.sms, settings.env)?;
     let gateway = payment_gateway(settings)?;
-    build_core(store, CoreParts { config, cipher: cipher(&secrets)?, gateway, otp_sender })
-        .context("cannot wire the application")
+    let app = build_core(store, CoreParts { config, cipher: cipher(&secrets)?, gateway, otp_sender })
+        .context("cannot wire the application")?;
+    Ok((app, secrets.dev_generated))
 }
 
 #[cfg(test)]
@@ -81,12 +89,19 @@ mod tests {
 
     #[test]
     fn bad_secrets_and_test_phones_are_clear_errors() {
-        let secrets = Secrets { jwt_secret: Secret::new("short"), credentials_key: Secret::new("nope") };
+        let secrets = Secrets {
+            jwt_secret: Secret::new("short"),
+            credentials_key: Secret::new("nope"),
+            dev_generated: Vec::new(),
+        };
         let err = core_config(&settings(&[]), &secrets).expect_err("short secret").to_string();
         assert!(err.contains("OTTSONLY_JWT_SECRET"), "{err}");
         assert!(cipher(&secrets).expect_err("bad key").to_string().contains("OTTSONLY_CREDENTIALS_KEY"));
-        let ok =
-            Secrets { jwt_secret: Secret::new("x".repeat(40)), credentials_key: Secret::new("0".repeat(64)) };
+        let ok = Secrets {
+            jwt_secret: Secret::new("x".repeat(40)),
+            credentials_key: Secret::new("0".repeat(64)),
+            dev_generated: Vec::new(),
+        };
         let bad_phones = settings(&[("OTTSONLY_TEST_PHONES", "+919999900001")]);
         let err = core_config(&bad_phones, &ok).expect_err("bad phones").to_string();
         assert!(err.contains("OTTSONLY_TEST_PHONES"), "{err}");

@@ -17,6 +17,9 @@ pub const CREDENTIALS_KEY_SETTING: &str = "server.credentials_key";
 pub struct Secrets {
     pub jwt_secret: Secret,
     pub credentials_key: Secret,
+    /// Which of them are development values kept in the database (`jwt_secret`,
+    /// `credentials_key`), for `GET /health`.
+    pub dev_generated: Vec<String>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -29,24 +32,59 @@ impl std::fmt::Debug for Secrets {
 /// database's settings table so that restarts (and CLI commands on the same database) agree.
 /// Production never falls back to the database: [`Settings::validate`] has refused by then, and
 /// this refuses again in case a caller skipped it.
+///
+/// In production a configured secret that equals the development value stored in the database
+/// is refused too: a deployment must not silently inherit a key that a dev run generated (and
+/// that anyone with a copy of the database has).
 pub async fn resolve_secrets(store: &Arc<dyn Store>, settings: &Settings) -> anyhow::Result<Secrets> {
+    let mut dev_generated = Vec::new();
     let jwt_secret = match &settings.jwt_secret {
-        Some(s) => s.clone(),
+        Some(s) => {
+            refuse_stored_in_production(store, settings.env, JWT_SECRET_SETTING, "OTTSONLY_JWT_SECRET", s)
+                .await?;
+            s.clone()
+        }
         None => {
+            dev_generated.push("jwt_secret".to_string());
             stored_secret(store, settings.env, JWT_SECRET_SETTING, "OTTSONLY_JWT_SECRET", || random_hex(48))
                 .await?
         }
     };
     let credentials_key = match &settings.credentials_key {
-        Some(s) => s.clone(),
+        Some(s) => {
+            let var = "OTTSONLY_CREDENTIALS_KEY";
+            refuse_stored_in_production(store, settings.env, CREDENTIALS_KEY_SETTING, var, s).await?;
+            s.clone()
+        }
         None => {
+            dev_generated.push("credentials_key".to_string());
             stored_secret(store, settings.env, CREDENTIALS_KEY_SETTING, "OTTSONLY_CREDENTIALS_KEY", || {
                 base64::engine::general_purpose::STANDARD.encode(random_bytes::<32>())
             })
             .await?
         }
     };
-    Ok(Secrets { jwt_secret, credentials_key })
+    Ok(Secrets { jwt_secret, credentials_key, dev_generated })
+}
+
+async fn refuse_stored_in_production(
+    store: &Arc<dyn Store>,
+    env: Environment,
+    key: &str,
+    var: &str,
+    configured: &Secret,
+) -> anyhow::Result<()> {
+    if env != Environment::Production {
+        return Ok(());
+    }
+    let stored = store.reader().await?.get_setting(key).await?;
+    if stored.is_some_and(|v| ottsonly_core::crypto::ct_eq(&v, configured.expose())) {
+        bail!(
+            "refusing to start in production: {var} equals the development value stored in the \
+             database; configure a new secret"
+        );
+    }
+    Ok(())
 }
 
 async fn stored_secret(
@@ -122,6 +160,41 @@ mod tests {
         let store = open_store(&url).await.expect("store");
         let s = resolve_secrets(&store, &configured).await.expect("secrets");
         assert_eq!(s.jwt_secret.expose(), "configured-secret-configured-secret!!");
+    }
+
+    #[tokio::test]
+    async fn dev_secrets_are_labelled_and_production_refuses_to_inherit_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("s.db").display());
+        let store = open_store(&url).await.expect("store");
+        let dev = resolve_secrets(&store, &settings(&[])).await.expect("secrets");
+        assert_eq!(dev.dev_generated, ["jwt_secret", "credentials_key"]);
+        let key = "0".repeat(64);
+        let half = settings(&[("OTTSONLY_CREDENTIALS_KEY", &key)]);
+        assert_eq!(resolve_secrets(&store, &half).await.expect("secrets").dev_generated, ["jwt_secret"]);
+        // Production configured with the very values a dev run stored: refused.
+        let jwt = dev.jwt_secret.expose().to_string();
+        let inherited = settings(&[
+            ("OTTSONLY_ENV", "production"),
+            ("OTTSONLY_JWT_SECRET", &jwt),
+            ("OTTSONLY_CREDENTIALS_KEY", &key),
+        ]);
+        let err = resolve_secrets(&store, &inherited).await.expect_err("inherited").to_string();
+        assert!(err.contains("OTTSONLY_JWT_SECRET") && err.contains("development value"), "{err}");
+        let creds = dev.credentials_key.expose().to_string();
+        let inherited = settings(&[
+            ("OTTSONLY_ENV", "production"),
+            ("OTTSONLY_JWT_SECRET", "a-fresh-production-secret-of-enough-bytes"),
+            ("OTTSONLY_CREDENTIALS_KEY", &creds),
+        ]);
+        let err = resolve_secrets(&store, &inherited).await.expect_err("inherited").to_string();
+        assert!(err.contains("OTTSONLY_CREDENTIALS_KEY"), "{err}");
+        let fresh = settings(&[
+            ("OTTSONLY_ENV", "production"),
+            ("OTTSONLY_JWT_SECRET", "a-fresh-production-secret-of-enough-bytes"),
+            ("OTTSONLY_CREDENTIALS_KEY", &key),
+        ]);
+        assert!(resolve_secrets(&store, &fresh).await.expect("fresh").dev_generated.is_empty());
     }
 
     #[tokio::test]

@@ -1,7 +1,7 @@
 //! `ottsonly-server serve`: wires core once, mounts the front-ends (today the REST API), starts
 //! the background tasks ([`super::tasks`]) and shuts everything down gracefully.
 
-use super::bootstrap::open_core;
+use super::bootstrap::open_core_reporting;
 use super::settings::Settings;
 use super::tasks::Tasks;
 use crate::frontends::rest::{BodyLimits, HttpOptions, Integrations, build_app};
@@ -15,12 +15,19 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     settings.validate()?;
     let bind = settings.bind_addr()?;
     tracing::info!(env = ?settings.env, database = %settings.database_url_redacted(), "starting");
-    let app = open_core(&settings).await?;
+    for warning in settings.startup_warnings() {
+        tracing::warn!("!!! {warning}");
+    }
+    let (app, dev_secrets) = open_core_reporting(&settings).await?;
     let options = HttpOptions {
         ip_rate_limit: settings.ip_rate_limit,
         cors_origins: settings.cors_origins.clone(),
         body_limits: BodyLimits::default(),
         razorpay_webhook_secret: settings.razorpay.webhook_secret.clone(),
+        trusted_proxies: settings.trusted_proxies.clone(),
+        metrics_token: settings.metrics_token.clone(),
+        environment: settings.env,
+        dev_secrets,
     };
     let telegram = settings.telegram.setup();
     // `GET /health` reports what the integrations do.

@@ -15,9 +15,10 @@ pub use crate::common::secret::{Environment, Secret};
 use anyhow::{Context, bail};
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
+use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize};
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 /// Prefix of every environment variable the server reads.
@@ -42,6 +43,8 @@ pub struct Settings {
     pub database_url: Secret,
     /// `dev` or `production` (`OTTSONLY_ENV`).
     pub env: Environment,
+    /// Whether `OTTSONLY_ENV` (or `env` in the file) was given; dev is only the default.
+    pub env_explicit: bool,
     /// HS256 key of access tokens, at least 32 bytes (`OTTSONLY_JWT_SECRET`).
     pub jwt_secret: Option<Secret>,
     /// 32-byte AES key for credentials at rest, base64 or hex (`OTTSONLY_CREDENTIALS_KEY`).
@@ -51,6 +54,18 @@ pub struct Settings {
     /// Requests per minute per client IP on `/auth/login` and `/auth/verify`; 0 disables
     /// (`OTTSONLY_IP_RATE_LIMIT`).
     pub ip_rate_limit: u32,
+    /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` headers are believed, as CIDRs
+    /// (`OTTSONLY_TRUSTED_PROXIES`); empty means the socket peer is the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// ISO countries whose mobiles may receive a code (`OTTSONLY_OTP_COUNTRIES`, default `IN`;
+    /// `*` for any).
+    pub otp_countries: BTreeSet<String>,
+    /// Bearer token that `GET /metrics` requires (`OTTSONLY_METRICS_TOKEN`); without it the
+    /// metrics are public and leave out the revenue counters.
+    pub metrics_token: Option<Secret>,
+    /// Variables given as an empty value in the config file: treated as unset, and refused in
+    /// production.
+    pub empty_in_file: Vec<String>,
     /// Allowed browser origins (`OTTSONLY_CORS_ORIGINS`).
     pub cors_origins: Vec<String>,
     /// Log filter, `tracing_subscriber::EnvFilter` syntax (`OTTSONLY_LOG`).
@@ -73,15 +88,21 @@ pub struct Settings {
 }
 
 impl From<Raw> for Settings {
-    fn from(r: Raw) -> Self {
+    fn from(mut r: Raw) -> Self {
+        let empty_in_file = r.take_empty_values();
         Settings {
             bind: r.bind,
             database_url: r.database_url,
-            env: r.env,
+            env: r.env.unwrap_or_default(),
+            env_explicit: r.env.is_some(),
             jwt_secret: r.jwt_secret,
             credentials_key: r.credentials_key,
             test_phones: r.test_phones,
             ip_rate_limit: r.ip_rate_limit,
+            trusted_proxies: r.trusted_proxies,
+            otp_countries: r.otp_countries,
+            metrics_token: r.metrics_token,
+            empty_in_file,
             cors_origins: r.cors_origins,
             log: r.log,
             log_format: r.log_format,
@@ -125,9 +146,9 @@ struct Raw {
     /// `sqlite://PATH` (`OTTSONLY_DATABASE_URL`).
     #[serde(default = "default_database_url")]
     database_url: Secret,
-    /// `dev` or `production` (`OTTSONLY_ENV`).
+    /// `dev` or `production` (`OTTSONLY_ENV`); dev when not given.
     #[serde(default)]
-    env: Environment,
+    env: Option<Environment>,
     /// HS256 key of access tokens, at least 32 bytes (`OTTSONLY_JWT_SECRET`).
     #[serde(default)]
     jwt_secret: Option<Secret>,
@@ -141,6 +162,17 @@ struct Raw {
     /// (`OTTSONLY_IP_RATE_LIMIT`).
     #[serde(default = "default_ip_rate_limit")]
     ip_rate_limit: u32,
+    /// Trusted reverse proxies, CIDRs or addresses, comma-separated or a TOML list
+    /// (`OTTSONLY_TRUSTED_PROXIES`).
+    #[serde(default, deserialize_with = "cidrs")]
+    trusted_proxies: Vec<IpNet>,
+    /// ISO countries that may receive a code, comma-separated or a list; `*` for any
+    /// (`OTTSONLY_OTP_COUNTRIES`).
+    #[serde(default = "default_otp_countries", deserialize_with = "countries")]
+    otp_countries: BTreeSet<String>,
+    /// Bearer token of `GET /metrics` (`OTTSONLY_METRICS_TOKEN`).
+    #[serde(default)]
+    metrics_token: Option<Secret>,
     /// Allowed browser origins, comma-separated or a TOML list (`OTTSONLY_CORS_ORIGINS`).
     #[serde(default, deserialize_with = "string_or_list")]
     cors_origins: Vec<String>,
@@ -208,6 +240,89 @@ struct Raw {
     msg91_template_id: Option<String>,
     #[serde(default)]
     msg91_otp_var: Option<String>,
+}
+
+impl Raw {
+    /// Empty values can only come from the file (empty environment variables count as unset).
+    /// They are taken out, so that an empty secret is never "set", and named for
+    /// [`Settings::problems`].
+    fn take_empty_values(&mut self) -> Vec<String> {
+        fn blank<T: AsRef<str>>(v: &mut Option<T>, name: &str, out: &mut Vec<String>) {
+            if v.as_ref().is_some_and(|x| x.as_ref().trim().is_empty()) {
+                *v = None;
+                out.push(format!("{ENV_PREFIX}{}", name.to_ascii_uppercase()));
+            }
+        }
+        let mut out = Vec::new();
+        let o = &mut out;
+        blank(&mut self.jwt_secret, "jwt_secret", o);
+        blank(&mut self.credentials_key, "credentials_key", o);
+        blank(&mut self.test_phones, "test_phones", o);
+        blank(&mut self.metrics_token, "metrics_token", o);
+        blank(&mut self.razorpay_key_id, "razorpay_key_id", o);
+        blank(&mut self.razorpay_key_secret, "razorpay_key_secret", o);
+        blank(&mut self.razorpay_webhook_secret, "razorpay_webhook_secret", o);
+        blank(&mut self.razorpay_api_base, "razorpay_api_base", o);
+        blank(&mut self.telegram_bot_token, "telegram_bot_token", o);
+        blank(&mut self.telegram_api_url, "telegram_api_url", o);
+        blank(&mut self.sms_api_url, "sms_api_url", o);
+        blank(&mut self.sms_template, "sms_template", o);
+        blank(&mut self.twilio_account_sid, "twilio_account_sid", o);
+        blank(&mut self.twilio_auth_token, "twilio_auth_token", o);
+        blank(&mut self.twilio_from, "twilio_from", o);
+        blank(&mut self.msg91_auth_key, "msg91_auth_key", o);
+        blank(&mut self.msg91_template_id, "msg91_template_id", o);
+        blank(&mut self.msg91_otp_var, "msg91_otp_var", o);
+        if self.database_url.expose().trim().is_empty() {
+            self.database_url = default_database_url();
+            out.push(format!("{ENV_PREFIX}DATABASE_URL"));
+        }
+        out
+    }
+}
+
+/// The variables the config file gives as an empty (or blank) string.
+fn empty_file_values(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let values: BTreeMap<String, figment::value::Value> = Figment::from(Toml::file_exact(path))
+        .extract()
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    Ok(values
+        .into_iter()
+        .filter(|(_, v)| v.as_str().is_some_and(|s| s.trim().is_empty()))
+        .map(|(k, _)| format!("{ENV_PREFIX}{}", k.to_ascii_uppercase()))
+        .collect())
+}
+
+/// Shortest accepted Razorpay webhook secret: a short one can be guessed, and with it any
+/// "payment captured" event forged.
+pub const WEBHOOK_SECRET_MIN_BYTES: usize = 16;
+
+fn default_otp_countries() -> BTreeSet<String> {
+    BTreeSet::from([ottsonly_core::phone::INDIA.to_string()])
+}
+
+/// `"IN,GB"` or `["IN", "GB"]`; `*` allows every country (an empty set for core).
+fn countries<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeSet<String>, D::Error> {
+    let items = string_or_list(d)?;
+    if items.is_empty() {
+        return Err(serde::de::Error::custom("name at least one country (e.g. IN), or * for any"));
+    }
+    if items.iter().any(|c| c == "*") {
+        return Ok(BTreeSet::new());
+    }
+    items.iter().map(|c| ottsonly_core::phone::check_region(c).map_err(serde::de::Error::custom)).collect()
+}
+
+/// `"10.0.0.0/8, 192.168.1.1"` or a list: CIDRs, or addresses (one host each).
+fn cidrs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+    string_or_list(d)?
+        .iter()
+        .map(|c| {
+            c.parse::<IpNet>().or_else(|_| c.parse::<IpAddr>().map(IpNet::from)).map(|n| n.trunc()).map_err(
+                |_| serde::de::Error::custom(format!("`{c}` is not a CIDR like 10.0.0.0/8 or an address")),
+            )
+        })
+        .collect()
 }
 
 fn default_telegram_poll_interval_ms() -> u64 {
@@ -345,7 +460,13 @@ impl Settings {
             // figment's message names the key and its source; values are never included.
             anyhow::anyhow!("invalid configuration: {e}")
         })?;
-        let settings = Settings::from(raw);
+        let mut settings = Settings::from(raw);
+        if let Some(path) = &file {
+            // Also the file's empty values that the environment overrode: refused in production.
+            settings.empty_in_file.extend(empty_file_values(path)?);
+            settings.empty_in_file.sort();
+            settings.empty_in_file.dedup();
+        }
         settings.bind_addr()?;
         Ok(settings)
     }
@@ -359,12 +480,38 @@ impl Settings {
     /// Problems that refuse a start in production and are only warned about in dev.
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
+        for var in &self.empty_in_file {
+            out.push(format!("{var} is empty in the config file; an empty value is treated as unset"));
+        }
         if self.env == Environment::Production {
-            if self.jwt_secret.is_none() {
-                out.push("OTTSONLY_JWT_SECRET is required in production".to_string());
+            match &self.jwt_secret {
+                None => out.push("OTTSONLY_JWT_SECRET is required in production".to_string()),
+                Some(s) if s.expose().len() < ottsonly_core::config::JWT_SECRET_MIN_BYTES => {
+                    out.push(format!(
+                        "OTTSONLY_JWT_SECRET must be at least {} bytes",
+                        ottsonly_core::config::JWT_SECRET_MIN_BYTES
+                    ))
+                }
+                Some(_) => {}
             }
             if self.credentials_key.is_none() {
                 out.push("OTTSONLY_CREDENTIALS_KEY is required in production".to_string());
+            }
+            if let Some(s) = &self.razorpay.webhook_secret
+                && s.expose().len() < WEBHOOK_SECRET_MIN_BYTES
+            {
+                out.push(format!(
+                    "OTTSONLY_RAZORPAY_WEBHOOK_SECRET must be at least {WEBHOOK_SECRET_MIN_BYTES} bytes"
+                ));
+            }
+            if self.razorpay.key_secret.as_ref().is_some_and(|s| s.expose().trim().is_empty()) {
+                out.push("OTTSONLY_RAZORPAY_KEY_SECRET must not be empty".to_string());
+            }
+            if self.test_phones.is_some() {
+                out.push(
+                    "OTTSONLY_TEST_PHONES must not be set in production: those numbers log in with a fixed code"
+                        .to_string(),
+                );
             }
         }
         out.extend(self.razorpay.problems(self.env));
@@ -386,6 +533,29 @@ impl Settings {
             tracing::warn!("{p}");
         }
         Ok(())
+    }
+
+    /// What `serve` warns about at start without refusing: a dev server reachable from other
+    /// machines because `OTTSONLY_ENV` was not given, and public metrics in production.
+    pub fn startup_warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let loopback = self.bind_addr().map(|a| a.ip().is_loopback()).unwrap_or(false);
+        if !loopback && !self.env_explicit {
+            out.push(format!(
+                "OTTSONLY_ENV is not set and the server listens on {} (not loopback): running as dev, \
+                 with dev secrets, test phones and the log SMS sender allowed. Set OTTSONLY_ENV=production \
+                 for a real deployment, or OTTSONLY_ENV=dev to silence this warning",
+                self.bind
+            ));
+        }
+        if self.env == Environment::Production && self.metrics_token.is_none() {
+            out.push(
+                "GET /metrics is public: set OTTSONLY_METRICS_TOKEN to require a bearer token (revenue \
+                 counters are left out until then)"
+                    .to_string(),
+            );
+        }
+        out
     }
 
     /// The database URL with any password hidden, for logs.
@@ -515,5 +685,118 @@ mod tests {
         assert_eq!(s.cors_origins, ["https://x.example"]);
         src.config_file = Some(dir.path().join("missing.toml"));
         assert!(Settings::load(&src).is_err());
+    }
+
+    const JWT: &str = "a-production-jwt-secret-of-32-bytes-or-more";
+    const KEY: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+    fn production(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = [
+            ("OTTSONLY_ENV", "production"),
+            ("OTTSONLY_JWT_SECRET", JWT),
+            ("OTTSONLY_CREDENTIALS_KEY", KEY),
+            ("OTTSONLY_RAZORPAY_KEY_ID", "rzp_live_x"),
+            ("OTTSONLY_RAZORPAY_KEY_SECRET", "razorpay-key-secret"),
+            ("OTTSONLY_RAZORPAY_WEBHOOK_SECRET", "a-webhook-secret-16+"),
+            ("OTTSONLY_SMS_PROVIDER", "msg91"),
+            ("OTTSONLY_MSG91_AUTH_KEY", "k"),
+            ("OTTSONLY_MSG91_TEMPLATE_ID", "t"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in extra {
+            env.retain(|(ek, _)| ek != k);
+            env.push((k.to_string(), v.to_string()));
+        }
+        env
+    }
+
+    fn load(env: Vec<(String, String)>, file: Option<&str>) -> (Settings, Option<tempfile::TempDir>) {
+        let mut src = Sources { config_file: None, env: env.into_iter().collect(), working_dir: None };
+        let dir = file.map(|text| {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join(DEFAULT_CONFIG_FILE), text).unwrap();
+            src.working_dir = Some(dir.path().to_path_buf());
+            dir
+        });
+        (Settings::load(&src).unwrap(), dir)
+    }
+
+    #[test]
+    fn a_complete_production_configuration_starts() {
+        let (s, _) = load(production(&[]), None);
+        assert!(s.problems().is_empty(), "{:?}", s.problems());
+    }
+
+    #[test]
+    fn production_refuses_test_phones_and_short_secrets() {
+        let refused = |extra: &[(&str, &str)], needle: &str| {
+            let (s, _) = load(production(extra), None);
+            let err = s.validate().expect_err("must refuse").to_string();
+            assert!(err.contains(needle), "{needle}: {err}");
+        };
+        refused(&[("OTTSONLY_TEST_PHONES", "+919999900001:123456")], "OTTSONLY_TEST_PHONES");
+        refused(&[("OTTSONLY_JWT_SECRET", "only-31-bytes-long-jwt-secret!!")], "OTTSONLY_JWT_SECRET");
+        refused(
+            &[("OTTSONLY_RAZORPAY_WEBHOOK_SECRET", "short-15-bytes!")],
+            "OTTSONLY_RAZORPAY_WEBHOOK_SECRET",
+        );
+        refused(&[("OTTSONLY_RAZORPAY_KEY_SECRET", " ")], "OTTSONLY_RAZORPAY_KEY_SECRET");
+        // In dev the same test phones are fine.
+        let (dev, _) = load(vec![("OTTSONLY_TEST_PHONES".into(), "+919999900001:123456".into())], None);
+        assert!(dev.validate().is_ok());
+    }
+
+    #[test]
+    fn empty_values_in_the_file_are_unset_and_refused_in_production() {
+        let file = "razorpay_webhook_secret = \"\"\njwt_secret = \"  \"\n";
+        let (dev, _dir) = load(Vec::new(), Some(file));
+        assert!(dev.razorpay.webhook_secret.is_none(), "an empty secret is never \"set\"");
+        assert!(dev.jwt_secret.is_none());
+        assert_eq!(dev.empty_in_file, ["OTTSONLY_JWT_SECRET", "OTTSONLY_RAZORPAY_WEBHOOK_SECRET"]);
+        assert!(dev.validate().is_ok(), "dev warns");
+        // Production: refused even when the environment supplies the value.
+        let (prod, _dir) = load(production(&[]), Some("razorpay_webhook_secret = \"\"\n"));
+        let err = prod.validate().expect_err("must refuse").to_string();
+        assert!(err.contains("OTTSONLY_RAZORPAY_WEBHOOK_SECRET is empty in the config file"), "{err}");
+    }
+
+    #[test]
+    fn serving_beyond_loopback_without_an_environment_warns() {
+        let warns = |env: &[(&str, &str)]| {
+            let s = Settings::load(&sources(env)).unwrap();
+            assert_eq!(s.env == Environment::Dev, !env.iter().any(|(_, v)| *v == "production"));
+            s.startup_warnings()
+        };
+        assert!(warns(&[]).is_empty(), "loopback");
+        let w = warns(&[("OTTSONLY_BIND", "0.0.0.0:8000")]);
+        assert!(w.len() == 1 && w[0].contains("OTTSONLY_ENV is not set"), "{w:?}");
+        assert!(warns(&[("OTTSONLY_BIND", "0.0.0.0:8000"), ("OTTSONLY_ENV", "dev")]).is_empty());
+        let w = warns(&[("OTTSONLY_BIND", "[::]:8000"), ("OTTSONLY_ENV", "production")]);
+        assert!(w.len() == 1 && w[0].contains("OTTSONLY_METRICS_TOKEN"), "{w:?}");
+        let w = warns(&[("OTTSONLY_ENV", "production"), ("OTTSONLY_METRICS_TOKEN", "t0ken")]);
+        assert!(w.is_empty(), "{w:?}");
+    }
+
+    #[test]
+    fn proxies_and_otp_countries_parse() {
+        let s = Settings::load(&sources(&[
+            ("OTTSONLY_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7, 2001:db8::/32"),
+            ("OTTSONLY_OTP_COUNTRIES", "in, gb"),
+        ]))
+        .unwrap();
+        let nets: Vec<String> = s.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(nets, ["10.0.0.0/8", "192.168.1.7/32", "2001:db8::/32"]);
+        assert_eq!(s.otp_countries, BTreeSet::from(["GB".to_string(), "IN".to_string()]));
+        let d = Settings::load(&sources(&[])).unwrap();
+        assert!(d.trusted_proxies.is_empty());
+        assert_eq!(d.otp_countries, BTreeSet::from(["IN".to_string()]));
+        let any = Settings::load(&sources(&[("OTTSONLY_OTP_COUNTRIES", "*")])).unwrap();
+        assert!(any.otp_countries.is_empty(), "empty means any country to core");
+        let err = Settings::load(&sources(&[("OTTSONLY_TRUSTED_PROXIES", "10.0.0.0/33")])).unwrap_err();
+        assert!(err.to_string().contains("10.0.0.0/33"), "{err}");
+        let err = Settings::load(&sources(&[("OTTSONLY_OTP_COUNTRIES", "IN,XX")])).unwrap_err();
+        assert!(err.to_string().contains("XX"), "{err}");
     }
 }

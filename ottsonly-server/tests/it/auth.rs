@@ -137,3 +137,34 @@ async fn tokens_must_be_bearer_tokens() {
     let r = t.get("/users/me", None).await.expect_error(401, "unauthenticated");
     assert_eq!(r.header("www-authenticate"), Some("Bearer"));
 }
+
+/// No account enumeration: `POST /auth/login` for a blocked number answers exactly as for any
+/// number, and sends it nothing; the block bites at verify.
+#[tokio::test]
+async fn login_of_a_blocked_number_answers_like_any_other() {
+    let t = TestApp::new().await;
+    let admin = t.token(ADMIN, Role::Admin).await;
+    let blocked = "+919876543210";
+    let id = t.set_role(blocked, Role::User).await;
+    t.post_empty(&format!("/users/{id}/block"), Some(&admin)).await.expect(200);
+    let stranger = t.post("/auth/login", None, json!({ "phone": "+919822222222" })).await.expect(200);
+    let answer = t.post("/auth/login", None, json!({ "phone": blocked })).await.expect(200);
+    assert_eq!(answer.body, stranger.body);
+    assert_eq!(t.sms.sent_count(), 1, "only the stranger got a code");
+    t.post("/auth/verify", None, json!({ "phone": blocked, "otp": "000000" }))
+        .await
+        .expect_error(403, "user_blocked");
+}
+
+/// SMS pumping: only mobiles of the allowed countries (default India) get a code.
+#[tokio::test]
+async fn codes_go_only_to_mobiles_of_allowed_countries() {
+    let t = TestApp::new().await;
+    t.post("/auth/login", None, json!({ "phone": "+1 415 555 2671" }))
+        .await
+        .expect_error(400, "phone_country_not_allowed");
+    t.post("/auth/login", None, json!({ "phone": "+91 11 2345 6789" }))
+        .await
+        .expect_error(400, "invalid_input");
+    assert_eq!(t.sms.sent_count(), 0);
+}

@@ -265,6 +265,29 @@ async fn the_matrix_covers_every_operation() {
     assert!(unknown.is_empty(), "matrix rows for operations not in the spec: {unknown:?}");
 }
 
+/// The seed's matrix gives support no Wallet: staff views of a user carry the balance for admins
+/// only, in the list and in the single view.
+#[tokio::test]
+async fn support_sees_no_wallet_balances() {
+    let f = fixture().await;
+    let user = &f.ids["user"];
+    for (who, shows) in [(Who::Support, false), (Who::Admin, true)] {
+        let token = Some(f.tokens[&who].as_str());
+        let one = f.t.get(&format!("/users/{user}"), token).await.expect(200);
+        assert_eq!(one.body.get("wallet_balance_paise").is_some(), shows, "{who:?}: {}", one.text);
+        if shows {
+            assert_eq!(one.i64("/wallet_balance_paise"), 99_000);
+        }
+        let list = f.t.get("/users", token).await.expect(200);
+        let items = list.items();
+        assert!(!items.is_empty());
+        for item in items {
+            assert_eq!(item.get("wallet_balance_paise").is_some(), shows, "{who:?}: {item}");
+        }
+    }
+    assert!(!Action::Wallet.allowed(Role::Support) && !Action::WalletAdmin.allowed(Role::Support));
+}
+
 #[test]
 fn expectations_follow_the_seed() {
     // Spot checks of the derivation itself.

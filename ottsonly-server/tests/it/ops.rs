@@ -123,3 +123,44 @@ async fn docs_and_spec_are_served() {
     assert_eq!(spec.str("/info/title"), "OTTSONLY API");
     assert!(spec.body["paths"]["/orders"]["post"].is_object());
 }
+
+#[tokio::test]
+async fn health_reports_the_environment_and_dev_secrets() {
+    let t = TestApp::new().await;
+    let h = t.get("/health", None).await.expect(200);
+    assert_eq!(h.str("/environment"), "dev");
+    assert_eq!(h.body["dev_secrets"], serde_json::json!([]));
+    let t = TestApp::builder()
+        .http(|h| h.dev_secrets = vec!["jwt_secret".into(), "credentials_key".into()])
+        .build()
+        .await;
+    let h = t.get("/health", None).await.expect(200);
+    assert_eq!(h.body["dev_secrets"], serde_json::json!(["jwt_secret", "credentials_key"]));
+    let t =
+        TestApp::builder().http(|h| h.environment = ottsonly_server::Environment::Production).build().await;
+    assert_eq!(t.get("/health", None).await.expect(200).str("/environment"), "production");
+}
+
+/// Revenue counters are business data: left out of public metrics, shown with the token.
+#[tokio::test]
+async fn metrics_token_guards_the_metrics_and_revenue() {
+    // Public metrics: counts, but no money.
+    let shop = Shop::new().await;
+    shop.buy().await;
+    let text = shop.t.get("/metrics", None).await.expect(200).text;
+    assert!(text.contains("ottsonly_purchases_total"), "{text}");
+    assert!(!text.contains("ottsonly_purchase_amount_paise_total"), "{text}");
+    assert!(!text.contains("ottsonly_topup_amount_paise_total"), "{text}");
+
+    let t = TestApp::builder()
+        .http(|h| h.metrics_token = Some(ottsonly_server::Secret::new("m3trics")))
+        .build()
+        .await;
+    let shop = Shop::on(t).await;
+    shop.buy().await;
+    let t = &shop.t;
+    t.get("/metrics", None).await.expect_error(401, "unauthenticated");
+    t.get("/metrics", Some("wrong")).await.expect_error(401, "unauthenticated");
+    let text = t.get("/metrics", Some("m3trics")).await.expect(200).text;
+    assert!(text.contains("ottsonly_purchase_amount_paise_total"), "the recorder is process-wide: {text}");
+}

@@ -527,10 +527,13 @@ async fn health_says_whether_alerts_are_sent() {
     assert_eq!(on.str("/integrations/telegram_alerts"), "on");
     assert!(on.str("/integrations/telegram_detail").contains("2 admin chat"), "{}", on.text);
     assert!(!on.text.contains(TOKEN));
-    // Built without the server's integrations (embedded, tests): just the status.
+    // Built without the server's integrations (embedded, tests): the status and the environment.
     let plain = into_resp(
         TestClient::new(build_app(h.app.clone(), HttpOptions::default())).get("/health").send().await,
     )
     .await;
-    assert_eq!(plain.expect(200).body, serde_json::json!({ "status": "ok" }));
+    assert_eq!(
+        plain.expect(200).body,
+        serde_json::json!({ "status": "ok", "environment": "dev", "dev_secrets": [] })
+    );
 }

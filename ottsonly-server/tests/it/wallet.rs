@@ -104,3 +104,22 @@ async fn admins_adjust_wallets() {
     t.post("/wallet/adjust", Some(&user), adjust(5, "credit", None)).await.expect_error(403, "forbidden");
     assert_eq!(t.get("/wallet", Some(&user)).await.i64("/balance_paise"), 3_000);
 }
+
+/// A request id names one adjustment: the same values replay it, other values are 409.
+#[tokio::test]
+async fn adjustment_request_ids_replay_or_conflict() {
+    let t = TestApp::new().await;
+    let admin = t.token(ADMIN, Role::Admin).await;
+    let user = t.token(USER, Role::User).await;
+    let other = t.token(OTHER, Role::User).await;
+    let (uid, oid) = (t.user_id(&user).await, t.user_id(&other).await);
+    let adj = |user_id: &str, direction: &str, amount: i64| json!({ "user_id": user_id, "amount_paise": amount, "direction": direction, "reason": "r", "request_id": "req-1" });
+    let first = t.post("/wallet/adjust", Some(&admin), adj(&uid, "credit", 500)).await.expect(200);
+    let again = t.post("/wallet/adjust", Some(&admin), adj(&uid, "credit", 500)).await.expect(200);
+    assert_eq!(first.body, again.body, "a replay");
+    for body in [adj(&uid, "debit", 500), adj(&uid, "credit", 501), adj(&oid, "credit", 500)] {
+        t.post("/wallet/adjust", Some(&admin), body).await.expect_error(409, "idempotency_key_reused");
+    }
+    assert_eq!(t.get("/wallet", Some(&user)).await.expect(200).i64("/balance_paise"), 500);
+    assert_eq!(t.get("/wallet", Some(&other)).await.expect(200).i64("/balance_paise"), 0);
+}

@@ -17,7 +17,7 @@ fn t(ms: i64) -> DateTime<Utc> {
 fn user(id: &str, phone: &str) -> User {
     User {
         id: UserId::from_string(id),
-        phone: PhoneNumber::parse(phone, None).expect("valid phone"),
+        phone: PhoneNumber::from_e164(phone).expect("valid phone"),
         name: None,
         email: None,
         role: Role::User,

@@ -36,7 +36,7 @@ fn t(ms: i64) -> DateTime<Utc> {
 fn user(id: &str, phone: &str) -> User {
     User {
         id: UserId::from_string(id),
-        phone: PhoneNumber::parse(phone, None).expect("valid phone"),
+        phone: PhoneNumber::from_e164(phone).expect("valid phone"),
         name: None,
         email: None,
         role: Role::User,
@@ -309,4 +309,24 @@ async fn audit_filters_use_indexes() {
         assert!(plan.contains(&format!("USING INDEX {index}")), "{column}: {plan}");
         assert!(!plan.contains("TEMP B-TREE"), "{column} sorts instead of walking the index: {plan}");
     }
+}
+
+/// Migration 0004 adds `otps.guesses_in_window`; a row written without it (as before the
+/// migration) reads as 0 guesses.
+#[tokio::test]
+async fn otp_rows_from_before_the_guess_budget_read_as_zero_guesses() {
+    let dir = TempDir::new().expect("temp dir");
+    let path = dir.path().join("ottsonly.db");
+    let store = SqliteStore::open_path(&path).await.expect("open store");
+    let mut conn = raw(&path).await;
+    sqlx::query(
+        "INSERT INTO otps (phone, code_mac, created_at, expires_at, attempts, consumed_at, last_sent_at, \
+         window_start, sends_in_window) VALUES ('+919876543210', 'mac', 1, 2, 3, NULL, 1, 1, 1)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let phone = PhoneNumber::from_e164("+919876543210").unwrap();
+    let rec = store.reader().await.unwrap().get_otp(&phone).await.unwrap().expect("row");
+    assert_eq!((rec.attempts, rec.guesses_in_window), (3, 0));
 }

@@ -59,12 +59,13 @@ async fn users_wallet_and_auth() {
         last_sent_at: t(10),
         window_start: t(10),
         sends_in_window: 1,
+        guesses_in_window: 0,
     };
     tx.put_otp(&otp).await.unwrap();
     tx.put_otp(&OtpRecord { sends_in_window: 2, ..otp.clone() }).await.unwrap();
-    assert_eq!(tx.record_otp_attempt(&a.phone, 2).await.unwrap().unwrap().attempts, 1);
-    assert_eq!(tx.record_otp_attempt(&a.phone, 2).await.unwrap().unwrap().attempts, 2);
-    assert_eq!(tx.record_otp_attempt(&a.phone, 2).await.unwrap(), None);
+    assert_eq!(tx.record_otp_attempt(&a.phone, 2, 10).await.unwrap().unwrap().attempts, 1);
+    assert_eq!(tx.record_otp_attempt(&a.phone, 2, 10).await.unwrap().unwrap().attempts, 2);
+    assert_eq!(tx.record_otp_attempt(&a.phone, 2, 10).await.unwrap(), None);
     assert!(!tx.consume_otp(&a.phone, t(11), t(20)).await.unwrap(), "another code");
     assert!(tx.consume_otp(&a.phone, t(10), t(20)).await.unwrap());
     assert!(!tx.consume_otp(&a.phone, t(10), t(20)).await.unwrap());

@@ -40,15 +40,42 @@ pub async fn otp_attempts_stop_at_max(ts: TestStore) {
     in_tx!(c, |tx| tx.put_otp(&rec).await.unwrap());
 
     for n in 1..=3u32 {
-        let got = in_tx!(c, |tx| tx.record_otp_attempt(&rec.phone, 3).await.unwrap());
-        assert_eq!(got, Some(OtpRecord { attempts: n, ..rec.clone() }), "attempt {n}");
+        let got = in_tx!(c, |tx| tx.record_otp_attempt(&rec.phone, 3, u32::MAX).await.unwrap());
+        assert_eq!(
+            got,
+            Some(OtpRecord { attempts: n, guesses_in_window: rec.guesses_in_window + n, ..rec.clone() }),
+            "attempt {n}"
+        );
     }
-    assert_eq!(in_tx!(c, |tx| tx.record_otp_attempt(&rec.phone, 3).await.unwrap()), None);
+    assert_eq!(in_tx!(c, |tx| tx.record_otp_attempt(&rec.phone, 3, u32::MAX).await.unwrap()), None);
     assert_eq!(c.read().await.get_otp(&rec.phone).await.unwrap().unwrap().attempts, 3);
 
-    let got = in_tx!(c, |tx| tx.record_otp_attempt(&rec.phone, 5).await.unwrap());
+    let got = in_tx!(c, |tx| tx.record_otp_attempt(&rec.phone, 5, u32::MAX).await.unwrap());
     assert_eq!(got.map(|r| r.attempts), Some(4));
-    assert_eq!(in_tx!(c, |tx| tx.record_otp_attempt(&phone("+919899999999"), 5).await.unwrap()), None);
+    assert_eq!(
+        in_tx!(c, |tx| tx.record_otp_attempt(&phone("+919899999999"), 5, u32::MAX).await.unwrap()),
+        None
+    );
+}
+
+/// record_otp_attempt also counts `guesses_in_window`, which survives a new code (put_otp carries
+/// it), and refuses once it reaches `max_guesses` even when the code has attempts left.
+pub async fn otp_guesses_stop_at_the_window_budget(ts: TestStore) {
+    let c = Ctx::new(ts);
+    let rec = c.otp("+919811111111", "mac-1");
+    assert_eq!(rec.guesses_in_window, 4);
+    in_tx!(c, |tx| tx.put_otp(&rec).await.unwrap());
+    let got = in_tx!(c, |tx| tx.record_otp_attempt(&rec.phone, 5, 6).await.unwrap());
+    assert_eq!(got, Some(OtpRecord { attempts: 1, guesses_in_window: 5, ..rec.clone() }));
+    // A resend: a new code with fresh attempts, the same guess count.
+    let resent = OtpRecord { code_mac: "mac-2".into(), attempts: 0, guesses_in_window: 5, ..rec.clone() };
+    in_tx!(c, |tx| tx.put_otp(&resent).await.unwrap());
+    assert_eq!(c.read().await.get_otp(&rec.phone).await.unwrap(), Some(resent.clone()));
+    let got = in_tx!(c, |tx| tx.record_otp_attempt(&rec.phone, 5, 6).await.unwrap());
+    assert_eq!(got.map(|r| (r.attempts, r.guesses_in_window)), Some((1, 6)));
+    assert_eq!(in_tx!(c, |tx| tx.record_otp_attempt(&rec.phone, 5, 6).await.unwrap()), None);
+    let stored = c.read().await.get_otp(&rec.phone).await.unwrap().unwrap();
+    assert_eq!((stored.attempts, stored.guesses_in_window), (1, 6), "a refused guess is not counted");
 }
 
 /// consume_otp is true once, only for the code created at `created_at`; a consumed code takes no
@@ -69,7 +96,7 @@ pub async fn otp_consume_once(ts: TestStore) {
     let consumed = OtpRecord { consumed_at: Some(now), ..rec.clone() };
     assert_eq!(c.read().await.get_otp(&rec.phone).await.unwrap(), Some(consumed.clone()));
     assert!(!in_tx!(c, |tx| tx.consume_otp(&rec.phone, rec.created_at, now).await.unwrap()), "twice");
-    assert_eq!(in_tx!(c, |tx| tx.record_otp_attempt(&rec.phone, 10).await.unwrap()), None);
+    assert_eq!(in_tx!(c, |tx| tx.record_otp_attempt(&rec.phone, 10, u32::MAX).await.unwrap()), None);
     assert_eq!(c.read().await.get_otp(&rec.phone).await.unwrap(), Some(consumed));
 
     c.advance(TimeDelta::seconds(40));

@@ -60,6 +60,7 @@ macro_rules! store_conformance_tests {
             // auth
             otp_put_get_replace,
             otp_attempts_stop_at_max,
+            otp_guesses_stop_at_the_window_budget,
             otp_consume_once,
             refresh_token_round_trip_and_single_use,
             refresh_token_revocation,
@@ -316,6 +317,7 @@ impl Ctx {
             last_sent_at: now,
             window_start: now - TimeDelta::hours(3),
             sends_in_window: 2,
+            guesses_in_window: 4,
         }
     }
 
@@ -431,7 +433,7 @@ impl Ctx {
 }
 
 fn phone(e164: &str) -> PhoneNumber {
-    PhoneNumber::parse(e164, None).expect("valid test phone")
+    PhoneNumber::from_e164(e164).expect("valid test phone")
 }
 
 fn paise(p: i64) -> Money {

@@ -24,6 +24,14 @@ pub struct HttpOptions {
     pub body_limits: BodyLimits,
     /// Secret of the Razorpay webhook; without it `/webhooks/razorpay` answers 503.
     pub razorpay_webhook_secret: Option<crate::common::secret::Secret>,
+    /// Proxies whose forwarding headers name the client for the per-IP limits.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Bearer token of `GET /metrics`; without it the metrics are public and leave out revenue.
+    pub metrics_token: Option<crate::common::secret::Secret>,
+    /// Reported by `GET /health`.
+    pub environment: crate::common::secret::Environment,
+    /// Secrets that are development values kept in the database (`GET /health` names them).
+    pub dev_secrets: Vec<String>,
 }
 
 impl Default for HttpOptions {
@@ -33,6 +41,10 @@ impl Default for HttpOptions {
             cors_origins: Vec::new(),
             body_limits: BodyLimits::default(),
             razorpay_webhook_secret: None,
+            trusted_proxies: Vec::new(),
+            metrics_token: None,
+            environment: crate::common::secret::Environment::Dev,
+            dev_secrets: Vec::new(),
         }
     }
 }
@@ -67,8 +79,12 @@ pub fn spec_json(app: &Ottsonly) -> String {
 fn state(app: Ottsonly, options: &HttpOptions) -> State {
     State {
         app,
-        ip_limiter: IpRateLimiter::per_minute(options.ip_rate_limit).map(Arc::new),
+        ip_limiter: IpRateLimiter::per_minute(options.ip_rate_limit, options.trusted_proxies.clone())
+            .map(Arc::new),
         metrics: Metrics::global(),
+        metrics_token: options.metrics_token.clone(),
+        environment: options.environment,
+        dev_secrets: options.dev_secrets.clone(),
     }
 }
 

@@ -336,9 +336,22 @@ pub struct User {
     pub email: Option<String>,
     pub role: Role,
     pub is_blocked: bool,
-    pub wallet_balance_paise: i64,
+    /// Absent when support staff look at a user: the role matrix gives support no wallet.
+    #[oai(skip_serializing_if_is_none)]
+    pub wallet_balance_paise: Option<i64>,
     pub created_at: UtcTime,
     pub updated_at: UtcTime,
+}
+
+impl User {
+    /// A user as a staff member sees them: the balance only for roles that administer wallets.
+    pub fn for_staff(u: m::User, viewer: &ottsonly_core::Actor) -> Self {
+        let mut out = User::from(u);
+        if !ottsonly_core::Action::WalletAdmin.allowed(viewer.role) {
+            out.wallet_balance_paise = None;
+        }
+        out
+    }
 }
 
 impl From<m::User> for User {
@@ -350,7 +363,7 @@ impl From<m::User> for User {
             email: u.email,
             role: u.role.into(),
             is_blocked: u.is_blocked,
-            wallet_balance_paise: u.wallet_balance.paise(),
+            wallet_balance_paise: Some(u.wallet_balance.paise()),
             created_at: t(u.created_at),
             updated_at: t(u.updated_at),
         }

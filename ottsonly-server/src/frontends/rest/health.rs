@@ -38,6 +38,11 @@ impl Integrations {
 pub struct HealthDetail {
     /// `ok`.
     pub status: String,
+    /// `dev` or `production` (`OTTSONLY_ENV`; dev unless set).
+    pub environment: String,
+    /// Secrets that are development values generated and kept in the database
+    /// (`jwt_secret`, `credentials_key`); empty when all are configured.
+    pub dev_secrets: Vec<String>,
     /// Absent when the application runs without the server's integrations (embedded, tests).
     #[oai(skip_serializing_if_is_none)]
     pub integrations: Option<IntegrationsHealth>,

@@ -3,16 +3,15 @@ use crate::frontends::rest::auth::BearerAuth;
 use crate::frontends::rest::dto::{LoginRequest, OtpChallenge, RefreshRequest, Session, VerifyRequest};
 use crate::frontends::rest::error::{ApiError, ApiResult, ok};
 use crate::frontends::rest::responses::NoContent;
-use poem::web::RemoteAddr;
 use poem_openapi::OpenApi;
 use poem_openapi::payload::Json;
 
 pub struct AuthApi(pub State);
 
 impl AuthApi {
-    fn limit_ip(&self, addr: &RemoteAddr) -> Result<(), ApiError> {
+    fn limit_ip(&self, req: &poem::Request) -> Result<(), ApiError> {
         match &self.0.ip_limiter {
-            Some(l) => l.check(&addr.0),
+            Some(l) => l.check(req.remote_addr(), req.headers()),
             None => Ok(()),
         }
     }
@@ -26,18 +25,18 @@ impl AuthApi {
     #[oai(path = "/auth/login", method = "post", operation_id = "request_otp")]
     async fn request_otp(
         &self,
-        addr: &RemoteAddr,
+        req: &poem::Request,
         body: Json<LoginRequest>,
     ) -> ApiResult<Json<OtpChallenge>> {
-        self.limit_ip(addr)?;
+        self.limit_ip(req)?;
         let c = self.0.app.auth().request_otp(&body.0.phone).await?;
         ok(OtpChallenge { expires_in_s: c.expires_in.as_secs(), resend_after_s: c.resend_after.as_secs() })
     }
 
     /// Exchange a one-time code for a session; creates the user on first login.
     #[oai(path = "/auth/verify", method = "post", operation_id = "verify_otp")]
-    async fn verify_otp(&self, addr: &RemoteAddr, body: Json<VerifyRequest>) -> ApiResult<Json<Session>> {
-        self.limit_ip(addr)?;
+    async fn verify_otp(&self, req: &poem::Request, body: Json<VerifyRequest>) -> ApiResult<Json<Session>> {
+        self.limit_ip(req)?;
         let s = self.0.app.auth().verify_otp(&body.0.phone, &body.0.otp).await?;
         ok(s.into())
     }

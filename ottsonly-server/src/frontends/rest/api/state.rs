@@ -1,6 +1,7 @@
 //! What every operation shares: the [`State`] on `&self`, the document's tags, and paging.
 
 use crate::common::metrics::Metrics;
+use crate::common::secret::{Environment, Secret};
 use crate::frontends::rest::ratelimit::IpRateLimiter;
 use ottsonly_core::Ottsonly;
 use ottsonly_core::model::PageRequest;
@@ -13,6 +14,12 @@ pub struct State {
     pub app: Ottsonly,
     pub ip_limiter: Option<Arc<IpRateLimiter>>,
     pub metrics: Metrics,
+    /// Bearer token `GET /metrics` requires; `None`: public, without the revenue counters.
+    pub metrics_token: Option<Secret>,
+    /// `dev` or `production`, for `GET /health`.
+    pub environment: Environment,
+    /// Secrets that are development values kept in the database, for `GET /health`.
+    pub dev_secrets: Vec<String>,
 }
 
 #[derive(Tags)]

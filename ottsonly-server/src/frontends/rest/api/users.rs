@@ -28,6 +28,8 @@ impl UsersApi {
     }
 
     /// Search users (support, admin). `phone` may be the start of a number.
+    ///
+    /// Support staff get no `wallet_balance_paise`.
     #[oai(path = "/users", method = "get", operation_id = "list_users")]
     async fn list(
         &self,
@@ -46,13 +48,16 @@ impl UsersApi {
         let users = self.0.app.users();
         let p =
             users.list(&auth.0, phone.0.as_deref(), role.0.map(Into::into), &page(limit.0, cursor.0)).await?;
-        ok(p.into())
+        let items = p.items.into_iter().map(|u| User::for_staff(u, &auth.0)).collect();
+        ok(UserPage { items, next_cursor: p.next_cursor })
     }
 
     /// One user (support, admin).
+    ///
+    /// Support staff get no `wallet_balance_paise`.
     #[oai(path = "/users/:id", method = "get", operation_id = "get_user")]
     async fn get(&self, auth: BearerAuth, id: Path<String>) -> ApiResult<Json<User>> {
-        ok(self.0.app.users().get(&auth.0, &UserId::from_string(id.0)).await?.into())
+        ok(User::for_staff(self.0.app.users().get(&auth.0, &UserId::from_string(id.0)).await?, &auth.0))
     }
 
     /// Change a user's role (admin; not your own).

@@ -69,6 +69,7 @@ impl OttsonlyBuilder {
                 config: self.config,
                 otp_sender: self.otp_sender,
                 gateway: self.gateway,
+                reconcile_cursor: Default::default(),
             }),
         })
     }

@@ -2,6 +2,7 @@
 
 use crate::error::Error;
 use crate::money::Money;
+pub use crate::payments::CaptureMode;
 use crate::phone::{INDIA, PhoneNumber};
 use std::collections::HashMap;
 use std::fmt;
@@ -31,6 +32,10 @@ impl CoreConfig {
                 currency: "INR".into(),
                 reconcile_after: Duration::from_secs(15 * 60),
                 reconcile_horizon: Duration::from_secs(3 * 24 * 3600),
+                reconcile_batch: 200,
+                capture: CaptureMode::Auto,
+                max_open_topups: 10,
+                topups_per_minute: 5,
             },
             outbox: OutboxConfig {
                 max_attempts: 10,
@@ -169,8 +174,21 @@ pub struct WalletConfig {
     pub currency: String,
     /// A top-up still open this long after creation is checked against the gateway.
     pub reconcile_after: Duration,
-    /// A top-up still open this long after creation is expired (the gateway refunds by then).
+    /// A top-up still open this long after creation, with no payment the gateway may still
+    /// capture, is expired (default 3 days: Razorpay auto-refunds a payment not captured within
+    /// 3 days of its creation). An intent whose payment is still `authorized` is never expired;
+    /// a capture that arrives after expiry is still credited.
     pub reconcile_horizon: Duration,
+    /// Most top-ups one background reconciliation pass visits, which bounds its order-payment
+    /// fetches at the gateway (default 200; a capture in manual mode is one call more).
+    pub reconcile_batch: u32,
+    /// Whether checkout verification and reconciliation capture authorized payments themselves
+    /// (`Manual`) or wait for the gateway to capture them (`Auto`, default).
+    pub capture: CaptureMode,
+    /// Most open (created, not yet expired) top-ups one user may hold (default 10).
+    pub max_open_topups: u32,
+    /// Most top-ups one user may start per minute (default 5).
+    pub topups_per_minute: u32,
 }
 
 #[derive(Clone, Debug)]

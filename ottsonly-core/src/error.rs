@@ -110,6 +110,10 @@ pub enum Error {
     PaymentAmountMismatch,
     #[error("payment is not captured yet")]
     PaymentNotCaptured,
+    #[error("you have {limit} unpaid top-ups open; pay or wait for one to expire")]
+    TooManyOpenTopUps { limit: u32 },
+    #[error("too many top-ups started; retry in {} s", retry_after.as_secs())]
+    TopUpRateLimited { retry_after: Duration },
     /// A unit of work kept losing races with concurrent ones and gave up; retrying later helps.
     #[error("too many concurrent changes ({0}); retry shortly")]
     Busy(&'static str),
@@ -153,6 +157,8 @@ impl Error {
             Error::PaymentSignatureInvalid => "invalid_payment_signature",
             Error::PaymentAmountMismatch => "payment_amount_mismatch",
             Error::PaymentNotCaptured => "payment_not_captured",
+            Error::TooManyOpenTopUps { .. } => "too_many_open_topups",
+            Error::TopUpRateLimited { .. } => "topup_rate_limited",
             Error::Busy(_) | Error::Store(StoreError::Transient(_)) => "busy",
             Error::Store(_) | Error::Internal(_) => "internal",
         }
@@ -180,7 +186,10 @@ impl Error {
             | Error::InvalidState(_)
             | Error::PaymentAmountMismatch
             | Error::PaymentNotCaptured => K::Conflict,
-            Error::OtpCooldown { .. } | Error::OtpDailyLimit { .. } => K::RateLimited,
+            Error::OtpCooldown { .. }
+            | Error::OtpDailyLimit { .. }
+            | Error::TooManyOpenTopUps { .. }
+            | Error::TopUpRateLimited { .. } => K::RateLimited,
             Error::OtpDeliveryFailed(_)
             | Error::PaymentsNotConfigured
             | Error::PaymentGatewayUnavailable(_)
@@ -193,7 +202,9 @@ impl Error {
     /// How long a rate-limited caller should wait.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Error::OtpCooldown { retry_after } | Error::OtpDailyLimit { retry_after } => Some(*retry_after),
+            Error::OtpCooldown { retry_after }
+            | Error::OtpDailyLimit { retry_after }
+            | Error::TopUpRateLimited { retry_after } => Some(*retry_after),
             _ => None,
         }
     }

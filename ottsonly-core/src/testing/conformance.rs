@@ -80,7 +80,9 @@ macro_rules! store_conformance_tests {
             topup_round_trip_and_unique_gateway_order,
             topup_mark_paid_once_and_payment_unique,
             topup_close_only_from_created,
-            list_open_topups_oldest_first,
+            topup_expired_can_be_paid_late_once,
+            list_open_topups_newest_first_with_cursor,
+            count_user_topups_by_status_and_time,
             // notifications
             notifications_merge_personal_and_broadcasts,
             notifications_read_state_is_per_user,
@@ -1574,9 +1576,62 @@ pub async fn topup_close_only_from_created(ts: TestStore) {
     assert!(!in_tx!(c, |tx| tx.close_topup(&c.id(), TopUpStatus::Expired, now).await.unwrap()));
 }
 
+/// mark_expired_topup_paid moves only an `Expired` top-up to `Paid` (a late capture), once; it
+/// never moves a `Created`, `Failed` or `Paid` one, and a payment id held by another top-up is
+/// `Conflict(topups.gateway_payment_id)`.
+pub async fn topup_expired_can_be_paid_late_once(ts: TestStore) {
+    let c = &Ctx::new(ts);
+    let u = c.seed_user("+919811111111", Role::User).await;
+    let late = c.topup(&u, "order_late");
+    let open = c.topup(&u, "order_open");
+    let failed = c.topup(&u, "order_failed");
+    let other = c.topup(&u, "order_other");
+    in_tx!(c, |tx| {
+        for t in [&late, &open, &failed, &other] {
+            tx.insert_topup(t).await.unwrap();
+        }
+    });
+    c.advance(TimeDelta::days(4));
+    let now = c.now();
+    in_tx!(c, |tx| {
+        assert!(tx.close_topup(&late.id, TopUpStatus::Expired, now).await.unwrap());
+        assert!(tx.close_topup(&failed.id, TopUpStatus::Failed, now).await.unwrap());
+        assert!(tx.close_topup(&other.id, TopUpStatus::Expired, now).await.unwrap());
+        assert!(tx.mark_expired_topup_paid(&other.id, "pay_held", now).await.unwrap());
+    });
+    c.advance(TimeDelta::minutes(1));
+    let now = c.now();
+    assert!(!in_tx!(c, |tx| tx.mark_expired_topup_paid(&open.id, "pay_o", now).await.unwrap()), "created");
+    assert!(!in_tx!(c, |tx| tx.mark_expired_topup_paid(&failed.id, "pay_f", now).await.unwrap()), "failed");
+    let mut tx = c.tx().await;
+    assert_conflict(tx.mark_expired_topup_paid(&late.id, "pay_held", now).await, constraint::TOPUP_GATEWAY_PAYMENT);
+    drop(tx);
+    assert_eq!(c.read().await.get_topup(&late.id).await.unwrap().unwrap().status, TopUpStatus::Expired);
+
+    assert!(in_tx!(c, |tx| tx.mark_expired_topup_paid(&late.id, "pay_L", now).await.unwrap()));
+    let got = c.read().await.get_topup(&late.id).await.unwrap().unwrap();
+    let want = TopUp {
+        gateway_payment_id: Some("pay_L".into()),
+        status: TopUpStatus::Paid,
+        paid_at: Some(now),
+        updated_at: got.updated_at, // not specified by the contract
+        ..late.clone()
+    };
+    assert_eq!(got, want);
+    assert!(!in_tx!(c, |tx| tx.mark_expired_topup_paid(&late.id, "pay_L", now).await.unwrap()), "replay");
+    assert!(!in_tx!(c, |tx| tx.mark_expired_topup_paid(&late.id, "pay_M", now).await.unwrap()), "twice");
+    assert!(!in_tx!(c, |tx| tx.mark_topup_paid(&late.id, "pay_M", now).await.unwrap()), "paid stays paid");
+    assert_eq!(c.read().await.get_topup(&late.id).await.unwrap(), Some(got));
+    let mut r = c.read().await;
+    assert_eq!(r.get_topup(&open.id).await.unwrap().unwrap().status, TopUpStatus::Created);
+    assert_eq!(r.get_topup(&failed.id).await.unwrap().unwrap().status, TopUpStatus::Failed);
+    drop(r);
+    assert!(!in_tx!(c, |tx| tx.mark_expired_topup_paid(&c.id(), "pay_X", now).await.unwrap()), "missing");
+}
+
 /// list_open_topups: `Created` top-ups with `created_at <= created_before` (equal counts),
-/// oldest first, at most `limit`.
-pub async fn list_open_topups_oldest_first(ts: TestStore) {
+/// newest (largest id) first, below the cursor, at most `slice.limit`.
+pub async fn list_open_topups_newest_first_with_cursor(ts: TestStore) {
     let c = Ctx::new(ts);
     let u = c.seed_user("+919811111111", Role::User).await;
     let t = c.now() + TimeDelta::days(1);
@@ -1599,14 +1654,53 @@ pub async fn list_open_topups_oldest_first(ts: TestStore) {
             tx.insert_topup(x).await.unwrap();
         }
     });
+    let slice = |before: Option<&TopUp>, limit| Slice { before_id: before.map(|t| t.id.as_str().into()), limit };
     let mut r = c.read().await;
-    assert_eq!(r.list_open_topups(t, 10).await.unwrap(), cloned![h2, h1, exact]);
-    assert_eq!(r.list_open_topups(t, 2).await.unwrap(), cloned![h2, h1]);
-    assert_eq!(r.list_open_topups(t + TimeDelta::days(1), 10).await.unwrap(), cloned![h2, h1, exact, later]);
+    assert_eq!(r.list_open_topups(t, &slice(None, 10)).await.unwrap(), cloned![exact, h1, h2]);
+    assert_eq!(r.list_open_topups(t, &slice(None, 2)).await.unwrap(), cloned![exact, h1]);
+    assert_eq!(r.list_open_topups(t, &slice(Some(&h1), 10)).await.unwrap(), cloned![h2]);
+    assert_eq!(r.list_open_topups(t, &slice(Some(&exact), 1)).await.unwrap(), cloned![h1]);
+    assert_eq!(r.list_open_topups(t, &slice(Some(&h2), 10)).await.unwrap(), vec![]);
     assert_eq!(
-        r.list_open_topups(t - TimeDelta::hours(2) - TimeDelta::milliseconds(1), 10).await.unwrap(),
+        r.list_open_topups(t + TimeDelta::days(1), &slice(None, 10)).await.unwrap(),
+        cloned![later, exact, h1, h2]
+    );
+    assert_eq!(
+        r.list_open_topups(t - TimeDelta::hours(2) - TimeDelta::milliseconds(1), &slice(None, 10)).await.unwrap(),
         vec![]
     );
+}
+
+/// count_user_topups counts one user's top-ups created at or after the time (equal counts),
+/// only those in the status when one is given.
+pub async fn count_user_topups_by_status_and_time(ts: TestStore) {
+    let c = Ctx::new(ts);
+    let u = c.seed_user("+919811111111", Role::User).await;
+    let v = c.seed_user("+919822222222", Role::User).await;
+    let t0 = c.now();
+    let old = c.topup(&u, "o-old");
+    c.advance(TimeDelta::minutes(10));
+    let t1 = c.now();
+    let open = c.topup(&u, "o-open");
+    let paid = TopUp { status: TopUpStatus::Paid, gateway_payment_id: Some("p".into()), ..c.topup(&u, "o-paid") };
+    c.advance(TimeDelta::milliseconds(1));
+    let expired = TopUp { status: TopUpStatus::Expired, ..c.topup(&u, "o-exp") };
+    let others = c.topup(&v, "o-v");
+    in_tx!(c, |tx| {
+        for x in [&old, &open, &paid, &expired, &others] {
+            tx.insert_topup(x).await.unwrap();
+        }
+    });
+    let mut r = c.read().await;
+    let created = Some(TopUpStatus::Created);
+    assert_eq!(r.count_user_topups(&u.id, None, t0).await.unwrap(), 4);
+    assert_eq!(r.count_user_topups(&u.id, created, t0).await.unwrap(), 2);
+    assert_eq!(r.count_user_topups(&u.id, None, t1).await.unwrap(), 3, "created at the bound counts");
+    assert_eq!(r.count_user_topups(&u.id, created, t1).await.unwrap(), 1);
+    assert_eq!(r.count_user_topups(&u.id, None, t1 + TimeDelta::milliseconds(1)).await.unwrap(), 1);
+    assert_eq!(r.count_user_topups(&u.id, Some(TopUpStatus::Paid), t0).await.unwrap(), 1);
+    assert_eq!(r.count_user_topups(&v.id, None, t0).await.unwrap(), 1);
+    assert_eq!(r.count_user_topups(&c.id(), None, t0).await.unwrap(), 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2339,10 +2433,13 @@ pub async fn concurrent_guarded_transitions_have_one_winner(ts: TestStore) {
     let otp = c.otp("+919811111111", "mac");
     let token = c.token(&u, "F", "h");
     let topup = c.topup(&u, "order_T");
+    let late = c.topup(&u, "order_L");
     in_tx!(c, |tx| {
         tx.put_otp(&otp).await.unwrap();
         tx.insert_refresh_token(&token).await.unwrap();
         tx.insert_topup(&topup).await.unwrap();
+        tx.insert_topup(&late).await.unwrap();
+        assert!(tx.close_topup(&late.id, TopUpStatus::Expired, c.now()).await.unwrap());
     });
 
     let n = race!(c, [otp], |tx, _i| tx.consume_otp(&otp.phone, otp.created_at, c.now()).await);
@@ -2355,6 +2452,8 @@ pub async fn concurrent_guarded_transitions_have_one_winner(ts: TestStore) {
     assert_eq!(n, 1, "mark_order_refunded winners");
     let n = race!(c, [topup], |tx, i| tx.mark_topup_paid(&topup.id, &format!("pay_{i}"), c.now()).await);
     assert_eq!(n, 1, "mark_topup_paid winners");
+    let n = race!(c, [late], |tx, i| tx.mark_expired_topup_paid(&late.id, &format!("late_{i}"), c.now()).await);
+    assert_eq!(n, 1, "mark_expired_topup_paid winners");
     let n = race!(c, [s], |tx, _i| {
         let next = Subscription { status: SubscriptionStatus::Cancelled, updated_at: c.now(), ..s.clone() };
         tx.update_subscription(&next, SubscriptionStatus::PendingCredentials).await
@@ -2366,6 +2465,7 @@ pub async fn concurrent_guarded_transitions_have_one_winner(ts: TestStore) {
     assert!(r.get_refresh_token_by_hash("h").await.unwrap().unwrap().used_at.is_some());
     assert_eq!(r.get_order(&o.id).await.unwrap().unwrap().status, OrderStatus::Refunded);
     assert_eq!(r.get_topup(&topup.id).await.unwrap().unwrap().status, TopUpStatus::Paid);
+    assert_eq!(r.get_topup(&late.id).await.unwrap().unwrap().status, TopUpStatus::Paid);
     assert_eq!(r.get_subscription(&s.id).await.unwrap().unwrap().status, SubscriptionStatus::Cancelled);
 }
 

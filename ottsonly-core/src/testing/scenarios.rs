@@ -949,6 +949,7 @@ pub async fn gateway_events_credit_once_and_dedupe(ts: TestStore) {
     };
     // Webhook only (the user closed the browser): credited once, the redelivery is a duplicate.
     let a = h.app.wallet().create_topup(&user, money(1000)).await.unwrap().topup.gateway_order_id;
+    h.gateway.pay_as("pay_a", &a, 1000, "INR", PaymentStatus::Captured);
     let first = h
         .app
         .wallet()
@@ -980,6 +981,7 @@ pub async fn gateway_events_credit_once_and_dedupe(ts: TestStore) {
     assert_eq!(h.balance(&user.user_id).await, 1000);
     // Verify first, then the webhook.
     let b = h.app.wallet().create_topup(&user, money(2000)).await.unwrap().topup.gateway_order_id;
+    h.gateway.pay_as("pay_b", &b, 2000, "INR", PaymentStatus::Captured);
     let sig = h.gateway.sign(&b, "pay_b");
     assert!(matches!(
         h.app.wallet().verify_payment(&user, &b, "pay_b", &sig).await.unwrap(),

@@ -452,7 +452,8 @@ async fn gateway_failures_surface_as_503(b: Backend) {
     s.fake.set_mode(Mode::Normal);
     assert_eq!(s.fake.order_count(), 0, "nothing created while failing");
     let mut r = s.app.store().reader().await.unwrap();
-    assert!(r.list_open_topups(s.app.now(), 10).await.unwrap().is_empty(), "no intent stored on error");
+    let all = ottsonly_core::model::Slice { before_id: None, limit: 10 };
+    assert!(r.list_open_topups(s.app.now(), &all).await.unwrap().is_empty(), "no intent stored on error");
     drop(r);
     s.add_money(&user, 1000).await;
     assert_eq!(s.fake.unauthorized(), 0, "basic auth sent on every call");

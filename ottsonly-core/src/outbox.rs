@@ -85,7 +85,11 @@ pub enum AdminAlert {
 
 /// An amount in its currency: rupees for INR, otherwise the minor units and the code.
 fn amount(paise: i64, currency: &str) -> String {
-    if currency.eq_ignore_ascii_case("INR") { rupees(paise) } else { format!("{paise} {currency} minor units") }
+    if currency.eq_ignore_ascii_case("INR") {
+        rupees(paise)
+    } else {
+        format!("{paise} {currency} minor units")
+    }
 }
 
 fn rupees(paise: i64) -> String {
@@ -156,7 +160,10 @@ impl AdminAlert {
                 credited,
             } => {
                 let wallet = if *credited {
-                    format!("Wallet not debited (balance {}); debit it by hand if needed.", rupees(*balance_paise))
+                    format!(
+                        "Wallet not debited (balance {}); debit it by hand if needed.",
+                        rupees(*balance_paise)
+                    )
                 } else {
                     "This payment never credited the wallet.".to_string()
                 };

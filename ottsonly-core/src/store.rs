@@ -84,7 +84,8 @@ pub trait StoreRead: Send + Sync {
     async fn get_topup_by_gateway_order(&mut self, gateway_order_id: &str) -> StoreResult<Option<TopUp>>;
     /// `Created` top-ups made at or before `created_before`, newest (largest id) first, below
     /// `slice.before_id`: reconciliation walks them with a cursor that rotates across passes.
-    async fn list_open_topups(&mut self, created_before: Timestamp, slice: &Slice) -> StoreResult<Vec<TopUp>>;
+    async fn list_open_topups(&mut self, created_before: Timestamp, slice: &Slice)
+    -> StoreResult<Vec<TopUp>>;
     /// How many of the user's top-ups were created at or after `created_since`, only those in
     /// `status` when given (the per-user top-up limits).
     async fn count_user_topups(

@@ -279,14 +279,17 @@ impl Wallet<'_> {
             .await
     }
 
-
     fn gateway(&self) -> Result<&Arc<dyn PaymentGateway>> {
         self.ctx.gateway.as_ref().ok_or(Error::PaymentsNotConfigured)
     }
 
     /// Refuses a new top-up when the user holds `max_open_topups` open intents (created, not
     /// past the horizon) or started `topups_per_minute` in the last minute. 0 turns a limit off.
-    async fn check_topup_limits(&self, r: &mut (dyn crate::store::StoreRead + '_), user: &UserId) -> Result<()> {
+    async fn check_topup_limits(
+        &self,
+        r: &mut (dyn crate::store::StoreRead + '_),
+        user: &UserId,
+    ) -> Result<()> {
         let cfg = &self.ctx.config.wallet;
         let now = self.ctx.now();
         if cfg.max_open_topups > 0 {
@@ -419,7 +422,12 @@ impl Wallet<'_> {
         payment.amount_paise == topup.amount.paise() && payment.currency.eq_ignore_ascii_case(&topup.currency)
     }
 
-    async fn confirm(&self, topup: TopUp, payment: GatewayPayment, via: ConfirmedVia) -> Result<PaymentOutcome> {
+    async fn confirm(
+        &self,
+        topup: TopUp,
+        payment: GatewayPayment,
+        via: ConfirmedVia,
+    ) -> Result<PaymentOutcome> {
         let payment = self.capture_if_manual(&topup, payment).await?;
         if payment.status != PaymentStatus::Captured {
             return Ok(PaymentOutcome::NotCaptured);
@@ -519,7 +527,8 @@ impl Wallet<'_> {
         let topup = &topup;
         ctx.unit(|tx| {
             Box::pin(async move {
-                if !tx.record_webhook_event(RECORDED_MARKER, &format!("{kind}:{}", rev.id), ctx.now()).await? {
+                if !tx.record_webhook_event(RECORDED_MARKER, &format!("{kind}:{}", rev.id), ctx.now()).await?
+                {
                     return Ok(());
                 }
                 let user = tx.get_user(&topup.user_id).await?.ok_or(Error::NotFound { what: "user" })?;
@@ -668,14 +677,19 @@ impl Wallet<'_> {
         let cursor = self.ctx.reconcile_cursor.lock().expect("cursor lock").clone();
         let mut r = self.ctx.store.reader().await?;
         let mut batch = r.list_open_topups(cutoff, &Slice { before_id: cursor.clone(), limit }).await?;
-        let mut next = if batch.len() == limit as usize { batch.last().map(|t| t.id.as_str().to_string()) } else { None };
+        let mut next = if batch.len() == limit as usize {
+            batch.last().map(|t| t.id.as_str().to_string())
+        } else {
+            None
+        };
         if let Some(stop) = cursor.filter(|_| batch.len() < limit as usize) {
             // Wrapped: the newest ones, down to where this pass started.
             let room = limit - batch.len() as u32;
             let head = r.list_open_topups(cutoff, &Slice { before_id: None, limit: room }).await?;
             let full = head.len() == room as usize;
             let head: Vec<TopUp> = head.into_iter().filter(|t| t.id.as_str() > stop.as_str()).collect();
-            next = if full && !head.is_empty() { head.last().map(|t| t.id.as_str().to_string()) } else { None };
+            next =
+                if full && !head.is_empty() { head.last().map(|t| t.id.as_str().to_string()) } else { None };
             batch.splice(0..0, head);
         }
         *self.ctx.reconcile_cursor.lock().expect("cursor lock") = next;

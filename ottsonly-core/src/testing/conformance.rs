@@ -1604,7 +1604,10 @@ pub async fn topup_expired_can_be_paid_late_once(ts: TestStore) {
     assert!(!in_tx!(c, |tx| tx.mark_expired_topup_paid(&open.id, "pay_o", now).await.unwrap()), "created");
     assert!(!in_tx!(c, |tx| tx.mark_expired_topup_paid(&failed.id, "pay_f", now).await.unwrap()), "failed");
     let mut tx = c.tx().await;
-    assert_conflict(tx.mark_expired_topup_paid(&late.id, "pay_held", now).await, constraint::TOPUP_GATEWAY_PAYMENT);
+    assert_conflict(
+        tx.mark_expired_topup_paid(&late.id, "pay_held", now).await,
+        constraint::TOPUP_GATEWAY_PAYMENT,
+    );
     drop(tx);
     assert_eq!(c.read().await.get_topup(&late.id).await.unwrap().unwrap().status, TopUpStatus::Expired);
 
@@ -1654,7 +1657,8 @@ pub async fn list_open_topups_newest_first_with_cursor(ts: TestStore) {
             tx.insert_topup(x).await.unwrap();
         }
     });
-    let slice = |before: Option<&TopUp>, limit| Slice { before_id: before.map(|t| t.id.as_str().into()), limit };
+    let slice =
+        |before: Option<&TopUp>, limit| Slice { before_id: before.map(|t| t.id.as_str().into()), limit };
     let mut r = c.read().await;
     assert_eq!(r.list_open_topups(t, &slice(None, 10)).await.unwrap(), cloned![exact, h1, h2]);
     assert_eq!(r.list_open_topups(t, &slice(None, 2)).await.unwrap(), cloned![exact, h1]);
@@ -1666,7 +1670,9 @@ pub async fn list_open_topups_newest_first_with_cursor(ts: TestStore) {
         cloned![later, exact, h1, h2]
     );
     assert_eq!(
-        r.list_open_topups(t - TimeDelta::hours(2) - TimeDelta::milliseconds(1), &slice(None, 10)).await.unwrap(),
+        r.list_open_topups(t - TimeDelta::hours(2) - TimeDelta::milliseconds(1), &slice(None, 10))
+            .await
+            .unwrap(),
         vec![]
     );
 }
@@ -1682,7 +1688,8 @@ pub async fn count_user_topups_by_status_and_time(ts: TestStore) {
     c.advance(TimeDelta::minutes(10));
     let t1 = c.now();
     let open = c.topup(&u, "o-open");
-    let paid = TopUp { status: TopUpStatus::Paid, gateway_payment_id: Some("p".into()), ..c.topup(&u, "o-paid") };
+    let paid =
+        TopUp { status: TopUpStatus::Paid, gateway_payment_id: Some("p".into()), ..c.topup(&u, "o-paid") };
     c.advance(TimeDelta::milliseconds(1));
     let expired = TopUp { status: TopUpStatus::Expired, ..c.topup(&u, "o-exp") };
     let others = c.topup(&v, "o-v");
@@ -2452,7 +2459,8 @@ pub async fn concurrent_guarded_transitions_have_one_winner(ts: TestStore) {
     assert_eq!(n, 1, "mark_order_refunded winners");
     let n = race!(c, [topup], |tx, i| tx.mark_topup_paid(&topup.id, &format!("pay_{i}"), c.now()).await);
     assert_eq!(n, 1, "mark_topup_paid winners");
-    let n = race!(c, [late], |tx, i| tx.mark_expired_topup_paid(&late.id, &format!("late_{i}"), c.now()).await);
+    let n =
+        race!(c, [late], |tx, i| tx.mark_expired_topup_paid(&late.id, &format!("late_{i}"), c.now()).await);
     assert_eq!(n, 1, "mark_expired_topup_paid winners");
     let n = race!(c, [s], |tx, _i| {
         let next = Subscription { status: SubscriptionStatus::Cancelled, updated_at: c.now(), ..s.clone() };

@@ -1,10 +1,10 @@
 //! An in-memory payment gateway for tests: records orders and payments, signs checkouts.
 
 use crate::crypto::{hmac_hex, verify_hmac_hex};
+use crate::money::Money;
 use crate::payments::{
     GatewayError, GatewayOrder, GatewayOrderRequest, GatewayPayment, PaymentGateway, PaymentStatus,
 };
-use crate::money::Money;
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -131,7 +131,8 @@ impl PaymentGateway for FakeGateway {
 
     async fn fetch_payment(&self, payment_id: &str) -> Result<GatewayPayment, GatewayError> {
         self.call()?;
-        self.payment(payment_id).ok_or_else(|| GatewayError::Rejected("the id provided does not exist".into()))
+        self.payment(payment_id)
+            .ok_or_else(|| GatewayError::Rejected("the id provided does not exist".into()))
     }
 
     async fn capture_payment(

@@ -175,9 +175,14 @@ pub struct WalletConfig {
     /// A top-up still open this long after creation is checked against the gateway.
     pub reconcile_after: Duration,
     /// A top-up still open this long after creation, with no payment the gateway may still
-    /// capture, is expired (default 3 days: Razorpay auto-refunds a payment not captured within
-    /// 3 days of its creation). An intent whose payment is still `authorized` is never expired;
-    /// a capture that arrives after expiry is still credited.
+    /// capture, is expired (default 3 days). An intent whose payment is still `authorized` is
+    /// never expired, whatever its age: Razorpay's Payment Capture Settings say "You must ensure
+    /// that all payments in the authorized state are moved to the captured state within 3 days of
+    /// creation ... payments that are not captured within this period will be refunded
+    /// automatically" (https://razorpay.com/docs/payments/payments/capture-settings/), and a late
+    /// authorisation can itself arrive up to 3 days after the payment was made, so an authorized
+    /// payment is left to end as captured (credited) or refunded (then the intent expires). A
+    /// capture that arrives after expiry is still credited.
     pub reconcile_horizon: Duration,
     /// Most top-ups one background reconciliation pass visits, which bounds its order-payment
     /// fetches at the gateway (default 200; a capture in manual mode is one call more).

@@ -702,7 +702,10 @@ impl Wallet<'_> {
     /// are visited newest first with a cursor that rotates across passes, so a recent paid one
     /// is never starved by many abandoned ones. Captured payments are credited through the same
     /// path as checkout (or held for refund); an intent is expired past the horizon only when no
-    /// payment of it is still `authorized` (the gateway may yet capture it).
+    /// payment of it is still `authorized` (the gateway may yet capture it). Razorpay auto-refunds
+    /// authorized payments not captured within 3 days of creation (its Payment Capture Settings,
+    /// https://razorpay.com/docs/payments/payments/capture-settings/), so such an intent ends
+    /// either paid or, once the payment reads `refunded`, expired: see `WalletConfig::reconcile_horizon`.
     pub async fn reconcile(&self, check_all: bool, limit: u32) -> Result<ReconcileReport> {
         let gateway = self.gateway()?;
         let cfg = &self.ctx.config.wallet;

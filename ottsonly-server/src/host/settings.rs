@@ -488,6 +488,20 @@ mod tests {
     }
 
     #[test]
+    fn razorpay_capture_mode_and_reconcile_batch() {
+        let s = Settings::load(&sources(&[
+            ("OTTSONLY_RAZORPAY_CAPTURE", "manual"),
+            ("OTTSONLY_RAZORPAY_RECONCILE_BATCH", "50"),
+        ]))
+        .unwrap();
+        assert_eq!((s.razorpay.capture, s.razorpay_reconcile_batch), (RazorpayCapture::Manual, 50));
+        let d = Settings::load(&sources(&[])).unwrap();
+        assert_eq!((d.razorpay.capture, d.razorpay_reconcile_batch), (RazorpayCapture::Auto, 200));
+        let err = Settings::load(&sources(&[("OTTSONLY_RAZORPAY_CAPTURE", "sometimes")])).unwrap_err();
+        assert!(err.to_string().contains("sometimes") || err.to_string().contains("capture"), "{err}");
+    }
+
+    #[test]
     fn bad_values_are_clear_errors() {
         let err = Settings::load(&sources(&[("OTTSONLY_ENV", "staging")])).unwrap_err().to_string();
         assert!(err.contains("env") || err.contains("staging"), "{err}");

@@ -32,6 +32,8 @@ impl AdminApi {
     /// match exactly. A page may hold fewer than `limit` entries while `next_cursor` is set
     /// (when filtering by `target_type` or `action` over a long log): keep following it.
     #[oai(path = "/admin/audit", method = "get", operation_id = "list_audit")]
+    // poem-openapi takes each query parameter as an argument of the operation.
+    #[allow(clippy::too_many_arguments)]
     async fn audit(
         &self,
         auth: BearerAuth,

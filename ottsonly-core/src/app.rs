@@ -70,6 +70,7 @@ impl OttsonlyBuilder {
                 otp_sender: self.otp_sender,
                 gateway: self.gateway,
                 reconcile_cursor: Default::default(),
+                late_capture_cursor: Default::default(),
             }),
         })
     }

@@ -33,6 +33,7 @@ impl CoreConfig {
                 reconcile_after: Duration::from_secs(15 * 60),
                 reconcile_horizon: Duration::from_secs(3 * 24 * 3600),
                 reconcile_batch: 200,
+                late_capture_window: Duration::from_secs(7 * 24 * 3600),
                 capture: CaptureMode::Auto,
                 max_open_topups: 10,
                 topups_per_minute: 5,
@@ -187,6 +188,10 @@ pub struct WalletConfig {
     /// Most top-ups one background reconciliation pass visits, which bounds its order-payment
     /// fetches at the gateway (default 200; a capture in manual mode is one call more).
     pub reconcile_batch: u32,
+    /// Expired top-ups made this recently are still asked about when a pass has budget left,
+    /// so a capture after expiry is credited even without a webhook (default 7 days: Razorpay's
+    /// 3-day late authorisation plus its 3-day capture window, with a day to spare).
+    pub late_capture_window: Duration,
     /// Whether checkout verification and reconciliation capture authorized payments themselves
     /// (`Manual`) or wait for the gateway to capture them (`Auto`, default).
     pub capture: CaptureMode,

@@ -86,6 +86,13 @@ pub trait StoreRead: Send + Sync {
     /// `slice.before_id`: reconciliation walks them with a cursor that rotates across passes.
     async fn list_open_topups(&mut self, created_before: Timestamp, slice: &Slice)
     -> StoreResult<Vec<TopUp>>;
+    /// `Expired` top-ups made at or after `created_since`, newest (largest id) first, below
+    /// `slice.before_id`: reconciliation looks for captures that arrived after expiry.
+    async fn list_expired_topups(
+        &mut self,
+        created_since: Timestamp,
+        slice: &Slice,
+    ) -> StoreResult<Vec<TopUp>>;
     /// How many of the user's top-ups were created at or after `created_since`, only those in
     /// `status` when given (the per-user top-up limits).
     async fn count_user_topups(
@@ -379,6 +386,8 @@ macro_rules! delegate_store_read {
             get_topup(id: &$crate::ids::TopUpId) -> Option<$crate::model::TopUp>;
             get_topup_by_gateway_order(gateway_order_id: &str) -> Option<$crate::model::TopUp>;
             list_open_topups(created_before: $crate::model::Timestamp, slice: &$crate::model::Slice)
+                -> Vec<$crate::model::TopUp>;
+            list_expired_topups(created_since: $crate::model::Timestamp, slice: &$crate::model::Slice)
                 -> Vec<$crate::model::TopUp>;
             count_user_topups(
                 user: &$crate::ids::UserId,

@@ -671,12 +671,18 @@ impl Wallet<'_> {
         .await
     }
 
-    /// The open top-ups one pass visits: newest first from where the last pass stopped,
-    /// wrapping around to the newest, at most `limit`; and where the next pass starts.
-    async fn reconcile_batch(&self, cutoff: Timestamp, limit: u32) -> Result<Vec<TopUp>> {
-        let cursor = self.ctx.reconcile_cursor.lock().expect("cursor lock").clone();
+    /// The top-ups one pass visits (open ones made before `bound`, or expired ones made since
+    /// it): newest first from where the last pass stopped, wrapping around to the newest, at
+    /// most `limit`; and where the next pass starts.
+    async fn reconcile_batch(&self, expired: bool, bound: Timestamp, limit: u32) -> Result<Vec<TopUp>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let cursors = if expired { &self.ctx.late_capture_cursor } else { &self.ctx.reconcile_cursor };
+        let cursor = cursors.lock().expect("cursor lock").clone();
         let mut r = self.ctx.store.reader().await?;
-        let mut batch = r.list_open_topups(cutoff, &Slice { before_id: cursor.clone(), limit }).await?;
+        let mut batch =
+            list_topups(&mut *r, expired, bound, Slice { before_id: cursor.clone(), limit }).await?;
         let mut next = if batch.len() == limit as usize {
             batch.last().map(|t| t.id.as_str().to_string())
         } else {
@@ -685,19 +691,20 @@ impl Wallet<'_> {
         if let Some(stop) = cursor.filter(|_| batch.len() < limit as usize) {
             // Wrapped: the newest ones, down to where this pass started.
             let room = limit - batch.len() as u32;
-            let head = r.list_open_topups(cutoff, &Slice { before_id: None, limit: room }).await?;
+            let head = list_topups(&mut *r, expired, bound, Slice { before_id: None, limit: room }).await?;
             let full = head.len() == room as usize;
             let head: Vec<TopUp> = head.into_iter().filter(|t| t.id.as_str() > stop.as_str()).collect();
             next =
                 if full && !head.is_empty() { head.last().map(|t| t.id.as_str().to_string()) } else { None };
             batch.splice(0..0, head);
         }
-        *self.ctx.reconcile_cursor.lock().expect("cursor lock") = next;
+        *cursors.lock().expect("cursor lock") = next;
         Ok(batch)
     }
 
     /// One reconciliation pass: asks the gateway about top-ups still open after
-    /// `reconcile_after` (all open ones when `check_all`), at most `limit` of them (one
+    /// `reconcile_after` (all open ones when `check_all`) and, with what is left of the budget,
+    /// about intents expired within `late_capture_window`; at most `limit` of them (one
     /// order-payments fetch each, plus a capture per authorized payment in manual mode). They
     /// are visited newest first with a cursor that rotates across passes, so a recent paid one
     /// is never starved by many abandoned ones. Captured payments are credited through the same
@@ -713,9 +720,14 @@ impl Wallet<'_> {
         let cutoff =
             if check_all { now } else { now - TimeDelta::from_std(cfg.reconcile_after).unwrap_or_default() };
         let horizon = now - TimeDelta::from_std(cfg.reconcile_horizon).unwrap_or(TimeDelta::days(3));
-        let open = self.reconcile_batch(cutoff, limit).await?;
+        let mut batch = self.reconcile_batch(false, cutoff, limit).await?;
+        // What the open ones leave of the budget looks for captures that arrived after expiry
+        // (a webhook lost and the customer gone): credited late, or held for refund.
+        let since = now - TimeDelta::from_std(cfg.late_capture_window).unwrap_or(TimeDelta::days(7));
+        let room = limit.saturating_sub(u32::try_from(batch.len()).unwrap_or(u32::MAX));
+        batch.extend(self.reconcile_batch(true, since, room).await?);
         let mut report = ReconcileReport::default();
-        for topup in open {
+        for topup in batch {
             report.checked += 1;
             report.gateway_calls += 1;
             let payments = match gateway.fetch_order_payments(&topup.gateway_order_id).await {
@@ -760,7 +772,7 @@ impl Wallet<'_> {
             if pending && !paid {
                 report.pending += 1;
             }
-            if paid || pending || topup.created_at > horizon {
+            if paid || pending || topup.status != TopUpStatus::Created || topup.created_at > horizon {
                 continue;
             }
             let id = &topup.id;
@@ -782,6 +794,19 @@ impl Wallet<'_> {
 
 /// Marks recorded once, in the webhook-event table (unique per source and id on every backend).
 const RECORDED_MARKER: &str = "ottsonly:recorded";
+
+async fn list_topups(
+    r: &mut dyn crate::store::StoreRead,
+    expired: bool,
+    bound: Timestamp,
+    slice: Slice,
+) -> Result<Vec<TopUp>> {
+    Ok(if expired {
+        r.list_expired_topups(bound, &slice).await?
+    } else {
+        r.list_open_topups(bound, &slice).await?
+    })
+}
 
 fn unavailable(e: GatewayError) -> Error {
     match e {

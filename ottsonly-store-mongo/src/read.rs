@@ -323,6 +323,17 @@ pub(crate) async fn list_open_topups(
     c.page(coll, q, slice).await
 }
 
+pub(crate) async fn list_expired_topups(
+    c: &mut Conn<'_>,
+    created_since: Timestamp,
+    slice: &Slice,
+) -> StoreResult<Vec<TopUp>> {
+    // Index `topups_status_id`, like the open ones.
+    let q = doc! { "status": TopUpStatus::Expired.as_str(), "created_at": { "$gte": crate::doc::dt(created_since) } };
+    let coll = &c.colls.topups;
+    c.page(coll, q, slice).await
+}
+
 pub(crate) async fn count_user_topups(
     c: &mut Conn<'_>,
     user: &UserId,

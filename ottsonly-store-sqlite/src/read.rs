@@ -256,6 +256,18 @@ pub(crate) async fn list_open_topups(
     l.page(c, slice).await
 }
 
+pub(crate) async fn list_expired_topups(
+    c: &mut SqliteConnection,
+    created_since: Timestamp,
+    slice: &Slice,
+) -> StoreResult<Vec<TopUp>> {
+    // Index `topups_status_id`, like the open ones.
+    let mut l = List::new("SELECT * FROM topups");
+    l.filter("status = ", Some(TopUpStatus::Expired.as_str()));
+    l.cond("created_at >= ").push_bind(ms(created_since));
+    l.page(c, slice).await
+}
+
 pub(crate) async fn count_user_topups(
     c: &mut SqliteConnection,
     user: &UserId,

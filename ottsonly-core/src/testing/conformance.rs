@@ -82,6 +82,7 @@ macro_rules! store_conformance_tests {
             topup_close_only_from_created,
             topup_expired_can_be_paid_late_once,
             list_open_topups_newest_first_with_cursor,
+            list_expired_topups_since_newest_first,
             count_user_topups_by_status_and_time,
             // notifications
             notifications_merge_personal_and_broadcasts,
@@ -1675,6 +1676,37 @@ pub async fn list_open_topups_newest_first_with_cursor(ts: TestStore) {
             .unwrap(),
         vec![]
     );
+}
+
+/// list_expired_topups: `Expired` top-ups with `created_at >= created_since` (equal counts),
+/// newest (largest id) first, below the cursor, at most `slice.limit`.
+pub async fn list_expired_topups_since_newest_first(ts: TestStore) {
+    let c = Ctx::new(ts);
+    let u = c.seed_user("+919811111111", Role::User).await;
+    let t = c.now();
+    let expired = |gw: &str| TopUp { status: TopUpStatus::Expired, ..c.topup(&u, gw) };
+    let old = expired("o-old");
+    c.advance(TimeDelta::days(1));
+    let at_bound = expired("o-bound");
+    let open = c.topup(&u, "o-open");
+    c.advance(TimeDelta::milliseconds(1));
+    let paid =
+        TopUp { status: TopUpStatus::Paid, gateway_payment_id: Some("p".into()), ..c.topup(&u, "o-paid") };
+    let newer = expired("o-newer");
+    in_tx!(c, |tx| {
+        for x in [&newer, &old, &paid, &open, &at_bound] {
+            tx.insert_topup(x).await.unwrap();
+        }
+    });
+    let since = t + TimeDelta::days(1);
+    let slice =
+        |before: Option<&TopUp>, limit| Slice { before_id: before.map(|t| t.id.as_str().into()), limit };
+    let mut r = c.read().await;
+    assert_eq!(r.list_expired_topups(since, &slice(None, 10)).await.unwrap(), cloned![newer, at_bound]);
+    assert_eq!(r.list_expired_topups(since, &slice(None, 1)).await.unwrap(), cloned![newer]);
+    assert_eq!(r.list_expired_topups(since, &slice(Some(&newer), 10)).await.unwrap(), cloned![at_bound]);
+    assert_eq!(r.list_expired_topups(t, &slice(None, 10)).await.unwrap(), cloned![newer, at_bound, old]);
+    assert_eq!(r.list_expired_topups(since + TimeDelta::days(1), &slice(None, 10)).await.unwrap(), vec![]);
 }
 
 /// count_user_topups counts one user's top-ups created at or after the time (equal counts),

@@ -923,7 +923,8 @@ pub async fn topup_reconciliation_credits_and_expires(ts: TestStore) {
     assert_eq!(r.get_topup(&old.id).await.unwrap().unwrap().status, TopUpStatus::Expired);
     assert_eq!(r.get_topup(&fresh_unpaid.id).await.unwrap().unwrap().status, TopUpStatus::Created);
     h.gateway.set_failing(true);
-    assert_eq!(h.app.wallet().reconcile(true, 100).await.unwrap().errors, 1);
+    // The open one, and the expired one (late captures are looked for within a week).
+    assert_eq!(h.app.wallet().reconcile(true, 100).await.unwrap().errors, 2);
     h.gateway.set_failing(false);
     assert!(h.app.wallet().create_topup(&user, money(1000)).await.is_ok());
     h.gateway.set_failing(true);
@@ -1166,6 +1167,44 @@ pub async fn reconciliation_keeps_authorized_payments_open(ts: TestStore) {
     assert_eq!(rd.get_topup(&held.id).await.unwrap().unwrap().status, TopUpStatus::Paid);
     assert_eq!(rd.get_topup(&refunded.id).await.unwrap().unwrap().status, TopUpStatus::Expired);
     drop(rd);
+    h.check_invariants().await;
+}
+
+/// A capture that arrived after expiry with no webhook and no checkout callback (the customer
+/// left) is found by reconciliation within `late_capture_window`, with what the open intents
+/// leave of the pass's budget, and credited (or held for refund) once.
+pub async fn reconciliation_finds_late_captures_of_expired_intents(ts: TestStore) {
+    let h = Harness::new(ts);
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let ancient = h.app.wallet().create_topup(&user, money(500)).await.unwrap().topup;
+    h.clock.advance(TimeDelta::days(5));
+    let late = h.app.wallet().create_topup(&user, money(1000)).await.unwrap().topup;
+    let short = h.app.wallet().create_topup(&user, money(2000)).await.unwrap().topup;
+    h.clock.advance(TimeDelta::days(3) + TimeDelta::hours(1));
+    assert_eq!(h.app.wallet().reconcile(false, 100).await.unwrap().expired, 3);
+    // Day 4 of the recent ones, day 9 of the ancient one: captures no one reported.
+    h.gateway.pay(&late.gateway_order_id, 1000, PaymentStatus::Captured);
+    h.gateway.pay(&short.gateway_order_id, 20, PaymentStatus::Captured);
+    h.gateway.pay(&ancient.gateway_order_id, 500, PaymentStatus::Captured);
+    h.clock.advance(TimeDelta::hours(20));
+    let r = h.app.wallet().reconcile(false, 100).await.unwrap();
+    assert_eq!((r.checked, r.credited, r.held, r.expired), (2, 1, 1, 0), "{r:?}");
+    assert_eq!(h.balance(&user.user_id).await, 1000);
+    let mut rd = h.ts.store.reader().await.unwrap();
+    assert_eq!(rd.get_topup(&late.id).await.unwrap().unwrap().status, TopUpStatus::Paid);
+    assert_eq!(
+        rd.get_topup(&ancient.id).await.unwrap().unwrap().status,
+        TopUpStatus::Expired,
+        "outside the window"
+    );
+    drop(rd);
+    let r = h.app.wallet().reconcile(false, 100).await.unwrap();
+    assert_eq!((r.checked, r.credited, r.held), (1, 0, 1), "only the held one is still expired: {r:?}");
+    assert_eq!(outbox_payloads(&h, "payment_mismatch").await.len(), 1, "alerted once");
+    // Open intents come first: with no budget left, expired ones wait for a later pass.
+    h.app.wallet().create_topup(&user, money(3000)).await.unwrap();
+    let r = h.app.wallet().reconcile(true, 1).await.unwrap();
+    assert_eq!((r.checked, r.gateway_calls), (1, 1), "{r:?}");
     h.check_invariants().await;
 }
 
@@ -1710,6 +1749,7 @@ macro_rules! service_scenario_tests {
             payments_not_configured,
             topup_late_capture_is_credited,
             reconciliation_keeps_authorized_payments_open,
+            reconciliation_finds_late_captures_of_expired_intents,
             verify_credits_only_captured_payments,
             manual_capture_captures_then_credits,
             gateway_refunds_and_disputes_are_recorded_not_debited,

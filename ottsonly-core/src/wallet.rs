@@ -692,10 +692,11 @@ impl Wallet<'_> {
             // Wrapped: the newest ones, down to where this pass started.
             let room = limit - batch.len() as u32;
             let head = list_topups(&mut *r, expired, bound, Slice { before_id: None, limit: room }).await?;
-            let full = head.len() == room as usize;
+            let listed = head.len();
             let head: Vec<TopUp> = head.into_iter().filter(|t| t.id.as_str() > stop.as_str()).collect();
-            next =
-                if full && !head.is_empty() { head.last().map(|t| t.id.as_str().to_string()) } else { None };
+            // Reached where this pass started: the next one starts from the newest again.
+            let reached = head.len() < listed || listed < room as usize;
+            next = if reached { None } else { head.last().map(|t| t.id.as_str().to_string()) };
             batch.splice(0..0, head);
         }
         *cursors.lock().expect("cursor lock") = next;

@@ -69,6 +69,8 @@ impl OttsonlyBuilder {
                 config: self.config,
                 otp_sender: self.otp_sender,
                 gateway: self.gateway,
+                reconcile_cursor: Default::default(),
+                late_capture_cursor: Default::default(),
             }),
         })
     }

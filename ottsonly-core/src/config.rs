@@ -2,6 +2,7 @@
 
 use crate::error::Error;
 use crate::money::Money;
+pub use crate::payments::CaptureMode;
 use crate::phone::{INDIA, PhoneNumber};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -31,6 +32,11 @@ impl CoreConfig {
                 currency: "INR".into(),
                 reconcile_after: Duration::from_secs(15 * 60),
                 reconcile_horizon: Duration::from_secs(3 * 24 * 3600),
+                reconcile_batch: 200,
+                late_capture_window: Duration::from_secs(7 * 24 * 3600),
+                capture: CaptureMode::Auto,
+                max_open_topups: 10,
+                topups_per_minute: 5,
             },
             outbox: OutboxConfig {
                 max_attempts: 10,
@@ -182,8 +188,30 @@ pub struct WalletConfig {
     pub currency: String,
     /// A top-up still open this long after creation is checked against the gateway.
     pub reconcile_after: Duration,
-    /// A top-up still open this long after creation is expired (the gateway refunds by then).
+    /// A top-up still open this long after creation, with no payment the gateway may still
+    /// capture, is expired (default 3 days). An intent whose payment is still `authorized` is
+    /// never expired, whatever its age: Razorpay's Payment Capture Settings say "You must ensure
+    /// that all payments in the authorized state are moved to the captured state within 3 days of
+    /// creation ... payments that are not captured within this period will be refunded
+    /// automatically" (https://razorpay.com/docs/payments/payments/capture-settings/), and a late
+    /// authorisation can itself arrive up to 3 days after the payment was made, so an authorized
+    /// payment is left to end as captured (credited) or refunded (then the intent expires). A
+    /// capture that arrives after expiry is still credited.
     pub reconcile_horizon: Duration,
+    /// Most top-ups one background reconciliation pass visits, which bounds its order-payment
+    /// fetches at the gateway (default 200; a capture in manual mode is one call more).
+    pub reconcile_batch: u32,
+    /// Expired top-ups made this recently are still asked about when a pass has budget left,
+    /// so a capture after expiry is credited even without a webhook (default 7 days: Razorpay's
+    /// 3-day late authorisation plus its 3-day capture window, with a day to spare).
+    pub late_capture_window: Duration,
+    /// Whether checkout verification and reconciliation capture authorized payments themselves
+    /// (`Manual`) or wait for the gateway to capture them (`Auto`, default).
+    pub capture: CaptureMode,
+    /// Most open (created, not yet expired) top-ups one user may hold (default 10).
+    pub max_open_topups: u32,
+    /// Most top-ups one user may start per minute (default 5).
+    pub topups_per_minute: u32,
 }
 
 #[derive(Clone, Debug)]

@@ -33,6 +33,11 @@ pub(crate) struct Ctx {
     pub config: CoreConfig,
     pub otp_sender: Arc<dyn OtpSender>,
     pub gateway: Option<Arc<dyn PaymentGateway>>,
+    /// Where the next reconciliation pass resumes its newest-first walk over open top-ups
+    /// (the last id visited); `None` starts again from the newest.
+    pub reconcile_cursor: std::sync::Mutex<Option<String>>,
+    /// The same for the walk over recently expired top-ups (late captures).
+    pub late_capture_cursor: std::sync::Mutex<Option<String>>,
 }
 
 /// Units of work that lost a race are run again this many times at most.

@@ -117,6 +117,10 @@ pub enum Error {
     PaymentAmountMismatch,
     #[error("payment is not captured yet")]
     PaymentNotCaptured,
+    #[error("you have {limit} unpaid top-ups open; pay or wait for one to expire")]
+    TooManyOpenTopUps { limit: u32 },
+    #[error("too many top-ups started; retry in {} s", retry_after.as_secs())]
+    TopUpRateLimited { retry_after: Duration },
     /// A unit of work kept losing races with concurrent ones and gave up; retrying later helps.
     #[error("too many concurrent changes ({0}); retry shortly")]
     Busy(&'static str),
@@ -163,6 +167,8 @@ impl Error {
             Error::PaymentSignatureInvalid => "invalid_payment_signature",
             Error::PaymentAmountMismatch => "payment_amount_mismatch",
             Error::PaymentNotCaptured => "payment_not_captured",
+            Error::TooManyOpenTopUps { .. } => "too_many_open_topups",
+            Error::TopUpRateLimited { .. } => "topup_rate_limited",
             Error::Busy(_) | Error::Store(StoreError::Transient(_)) => "busy",
             Error::Store(_) | Error::Internal(_) => "internal",
         }
@@ -192,9 +198,11 @@ impl Error {
             | Error::InvalidState(_)
             | Error::PaymentAmountMismatch
             | Error::PaymentNotCaptured => K::Conflict,
-            Error::OtpCooldown { .. } | Error::OtpDailyLimit { .. } | Error::OtpGuessLimit { .. } => {
-                K::RateLimited
-            }
+            Error::OtpCooldown { .. }
+            | Error::OtpDailyLimit { .. }
+            | Error::OtpGuessLimit { .. }
+            | Error::TooManyOpenTopUps { .. }
+            | Error::TopUpRateLimited { .. } => K::RateLimited,
             Error::OtpDeliveryFailed(_)
             | Error::PaymentsNotConfigured
             | Error::PaymentGatewayUnavailable(_)
@@ -209,7 +217,8 @@ impl Error {
         match self {
             Error::OtpCooldown { retry_after }
             | Error::OtpDailyLimit { retry_after }
-            | Error::OtpGuessLimit { retry_after } => Some(*retry_after),
+            | Error::OtpGuessLimit { retry_after }
+            | Error::TopUpRateLimited { retry_after } => Some(*retry_after),
             _ => None,
         }
     }
@@ -232,6 +241,8 @@ pub const CODES: &[&str] = &[
     "otp_guess_limit",
     "otp_delivery_failed",
     "phone_country_not_allowed",
+    "too_many_open_topups",
+    "topup_rate_limited",
     "invalid_refresh_token",
     "refresh_token_reused",
     "user_blocked",
@@ -276,6 +287,8 @@ mod tests {
             Error::OtpGuessLimit { retry_after: d },
             Error::OtpDeliveryFailed("x".into()),
             Error::PhoneCountryNotAllowed,
+            Error::TooManyOpenTopUps { limit: 10 },
+            Error::TopUpRateLimited { retry_after: d },
             Error::RefreshTokenInvalid,
             Error::RefreshTokenReused,
             Error::UserBlocked,
@@ -312,6 +325,8 @@ mod tests {
                 | Error::OtpGuessLimit { .. }
                 | Error::OtpDeliveryFailed(_)
                 | Error::PhoneCountryNotAllowed
+                | Error::TooManyOpenTopUps { .. }
+                | Error::TopUpRateLimited { .. }
                 | Error::RefreshTokenInvalid
                 | Error::RefreshTokenReused
                 | Error::UserBlocked

@@ -54,7 +54,43 @@ pub enum AdminAlert {
         expected_paise: i64,
         paid_paise: i64,
         currency: String,
+        /// Who paid (masked); empty in alerts written before it was recorded.
+        #[serde(default)]
+        user_phone: String,
     },
+    /// A captured payment that cannot be credited (a second payment on a paid top-up): the
+    /// customer's money is held until an admin refunds it at the gateway.
+    PaymentToRefund {
+        gateway_order_id: String,
+        payment_id: String,
+        user_phone: String,
+        amount_paise: i64,
+        currency: String,
+        reason: String,
+    },
+    /// The gateway refunded a payment (`refund`) or opened a dispute on it (`dispute`). The
+    /// wallet is not debited: an admin decides, with a wallet adjustment.
+    GatewayReversal {
+        kind: String,
+        reference_id: String,
+        payment_id: String,
+        user_phone: String,
+        amount_paise: i64,
+        currency: String,
+        balance_paise: i64,
+        /// Whether this payment had credited the wallet (a refund of a held payment did not).
+        #[serde(default)]
+        credited: bool,
+    },
+}
+
+/// An amount in its currency: rupees for INR, otherwise the minor units and the code.
+fn amount(paise: i64, currency: &str) -> String {
+    if currency.eq_ignore_ascii_case("INR") {
+        rupees(paise)
+    } else {
+        format!("{paise} {currency} minor units")
+    }
 }
 
 fn rupees(paise: i64) -> String {
@@ -96,10 +132,47 @@ impl AdminAlert {
                 expected_paise,
                 paid_paise,
                 currency,
+                user_phone,
             } => format!(
-                "⚠️ Payment mismatch on {gateway_order_id} / {payment_id}: expected {}, paid {paid_paise} {currency}. Not credited.",
-                rupees(*expected_paise)
+                "⚠️ Payment mismatch on {gateway_order_id} / {payment_id}: expected {}, paid {paid_paise} {currency}. Not credited: refund {} of payment {payment_id} to {}.",
+                rupees(*expected_paise),
+                amount(*paid_paise, currency),
+                if user_phone.is_empty() { "the payer" } else { user_phone },
             ),
+            AdminAlert::PaymentToRefund {
+                gateway_order_id,
+                payment_id,
+                user_phone,
+                amount_paise,
+                currency,
+                reason,
+            } => format!(
+                "⚠️ Payment {payment_id} on {gateway_order_id} not credited: {reason}.\nRefund {} to {user_phone} at the gateway.",
+                amount(*amount_paise, currency)
+            ),
+            AdminAlert::GatewayReversal {
+                kind,
+                reference_id,
+                payment_id,
+                user_phone,
+                amount_paise,
+                currency,
+                balance_paise,
+                credited,
+            } => {
+                let wallet = if *credited {
+                    format!(
+                        "Wallet not debited (balance {}); debit it by hand if needed.",
+                        rupees(*balance_paise)
+                    )
+                } else {
+                    "This payment never credited the wallet.".to_string()
+                };
+                format!(
+                    "🔁 Gateway {kind} {reference_id} of {} on payment {payment_id} by {user_phone}.\n{wallet}",
+                    amount(*amount_paise, currency)
+                )
+            }
         }
     }
 }

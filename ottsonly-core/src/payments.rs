@@ -39,6 +39,15 @@ pub struct GatewayPayment {
     pub status: PaymentStatus,
 }
 
+/// How an authorized payment becomes captured: by the gateway on its own (`Auto`, the gateway's
+/// default), or by us through its API once we checked the payment (`Manual`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CaptureMode {
+    #[default]
+    Auto,
+    Manual,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GatewayError {
     /// Timeout, connection failure or 5xx: nothing is known to have happened.
@@ -58,4 +67,14 @@ pub trait PaymentGateway: Send + Sync + 'static {
     /// Checks the checkout signature for (order, payment) in constant time.
     fn verify_checkout_signature(&self, order_id: &str, payment_id: &str, signature: &str) -> bool;
     async fn fetch_order_payments(&self, order_id: &str) -> Result<Vec<GatewayPayment>, GatewayError>;
+    /// One payment as the gateway knows it now (its status, amount and order).
+    async fn fetch_payment(&self, payment_id: &str) -> Result<GatewayPayment, GatewayError>;
+    /// Captures an authorized payment for exactly `amount` in `currency`; answers the payment as
+    /// it is afterwards. Capturing a payment that is already captured is not an error.
+    async fn capture_payment(
+        &self,
+        payment_id: &str,
+        amount: Money,
+        currency: &str,
+    ) -> Result<GatewayPayment, GatewayError>;
 }

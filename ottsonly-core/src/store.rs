@@ -80,8 +80,25 @@ pub trait StoreRead: Send + Sync {
 
     async fn get_topup(&mut self, id: &TopUpId) -> StoreResult<Option<TopUp>>;
     async fn get_topup_by_gateway_order(&mut self, gateway_order_id: &str) -> StoreResult<Option<TopUp>>;
-    /// `Created` top-ups made at or before `created_before`, oldest first.
-    async fn list_open_topups(&mut self, created_before: Timestamp, limit: u32) -> StoreResult<Vec<TopUp>>;
+    /// `Created` top-ups made at or before `created_before`, newest (largest id) first, below
+    /// `slice.before_id`: reconciliation walks them with a cursor that rotates across passes.
+    async fn list_open_topups(&mut self, created_before: Timestamp, slice: &Slice)
+    -> StoreResult<Vec<TopUp>>;
+    /// `Expired` top-ups made at or after `created_since`, newest (largest id) first, below
+    /// `slice.before_id`: reconciliation looks for captures that arrived after expiry.
+    async fn list_expired_topups(
+        &mut self,
+        created_since: Timestamp,
+        slice: &Slice,
+    ) -> StoreResult<Vec<TopUp>>;
+    /// How many of the user's top-ups were created at or after `created_since`, only those in
+    /// `status` when given (the per-user top-up limits).
+    async fn count_user_topups(
+        &mut self,
+        user: &UserId,
+        status: Option<TopUpStatus>,
+        created_since: Timestamp,
+    ) -> StoreResult<u64>;
 
     async fn get_otp(&mut self, phone: &PhoneNumber) -> StoreResult<Option<OtpRecord>>;
     async fn get_refresh_token_by_hash(&mut self, token_hash: &str) -> StoreResult<Option<RefreshToken>>;
@@ -218,6 +235,15 @@ pub trait Tx: StoreRead {
     /// Guarded: `Created` → `Paid` with the payment id; true for exactly one caller. Conflict
     /// `topups.gateway_payment_id` if another top-up holds that payment id.
     async fn mark_topup_paid(&mut self, id: &TopUpId, payment_id: &str, now: Timestamp) -> StoreResult<bool>;
+    /// Guarded: `Expired` → `Paid` with the payment id, for a capture that arrived after the
+    /// intent expired; true for exactly one caller. Conflict `topups.gateway_payment_id` as
+    /// [`Tx::mark_topup_paid`]. Never moves a `Created`, `Failed` or `Paid` top-up.
+    async fn mark_expired_topup_paid(
+        &mut self,
+        id: &TopUpId,
+        payment_id: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
     /// Guarded: `Created` → `to` (expired or failed).
     async fn close_topup(&mut self, id: &TopUpId, to: TopUpStatus, now: Timestamp) -> StoreResult<bool>;
 
@@ -358,7 +384,15 @@ macro_rules! delegate_store_read {
             ) -> Option<$crate::model::LedgerEntry>;
             get_topup(id: &$crate::ids::TopUpId) -> Option<$crate::model::TopUp>;
             get_topup_by_gateway_order(gateway_order_id: &str) -> Option<$crate::model::TopUp>;
-            list_open_topups(created_before: $crate::model::Timestamp, limit: u32) -> Vec<$crate::model::TopUp>;
+            list_open_topups(created_before: $crate::model::Timestamp, slice: &$crate::model::Slice)
+                -> Vec<$crate::model::TopUp>;
+            list_expired_topups(created_since: $crate::model::Timestamp, slice: &$crate::model::Slice)
+                -> Vec<$crate::model::TopUp>;
+            count_user_topups(
+                user: &$crate::ids::UserId,
+                status: Option<$crate::model::TopUpStatus>,
+                created_since: $crate::model::Timestamp
+            ) -> u64;
             get_otp(phone: &$crate::phone::PhoneNumber) -> Option<$crate::model::OtpRecord>;
             get_refresh_token_by_hash(token_hash: &str) -> Option<$crate::model::RefreshToken>;
             list_notifications(

@@ -317,12 +317,36 @@ pub(crate) async fn get_topup_by_gateway_order(
 pub(crate) async fn list_open_topups(
     c: &mut Conn<'_>,
     created_before: Timestamp,
-    limit: u32,
+    slice: &Slice,
 ) -> StoreResult<Vec<TopUp>> {
+    // Index `topups_status_id`; `created_at` is checked on the documents it walks.
     let q = doc! { "status": TopUpStatus::Created.as_str(), "created_at": at_or_before(created_before) };
     let coll = &c.colls.topups;
-    let docs = c.find(coll, q, doc! { "created_at": 1, (f::ID): 1 }, limit).await?;
-    decode_all(&docs)
+    c.page(coll, q, slice).await
+}
+
+pub(crate) async fn list_expired_topups(
+    c: &mut Conn<'_>,
+    created_since: Timestamp,
+    slice: &Slice,
+) -> StoreResult<Vec<TopUp>> {
+    // Index `topups_status_id`, like the open ones.
+    let q = doc! { "status": TopUpStatus::Expired.as_str(), "created_at": { "$gte": crate::doc::dt(created_since) } };
+    let coll = &c.colls.topups;
+    c.page(coll, q, slice).await
+}
+
+pub(crate) async fn count_user_topups(
+    c: &mut Conn<'_>,
+    user: &UserId,
+    status: Option<TopUpStatus>,
+    created_since: Timestamp,
+) -> StoreResult<u64> {
+    // Index `topups_user_created`.
+    let mut q = doc! { "user_id": user.as_str(), "created_at": { "$gte": crate::doc::dt(created_since) } };
+    put(&mut q, "status", status.map(|s| s.as_str()));
+    let coll = &c.colls.topups;
+    c.count(coll, q).await
 }
 
 pub(crate) async fn get_otp(c: &mut Conn<'_>, phone: &PhoneNumber) -> StoreResult<Option<OtpRecord>> {

@@ -197,8 +197,10 @@ fn indexes() -> Vec<(&'static str, Vec<IndexModel>)> {
                     doc! { "gateway_payment_id": 1 },
                     "gateway_payment_id",
                 ),
-                // Reconciliation: open top-ups, oldest first.
-                index("topups_status_created", doc! { "status": 1, "created_at": 1, "_id": 1 }),
+                // Reconciliation: open top-ups, newest first, with a rotating cursor.
+                index("topups_status_id", doc! { "status": 1, "_id": -1 }),
+                // Per-user top-up limits: open intents, intents of the last minute.
+                index("topups_user_created", doc! { "user_id": 1, "created_at": 1 }),
             ],
         ),
         (

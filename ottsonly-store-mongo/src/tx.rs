@@ -336,6 +336,23 @@ impl Tx for MongoTx {
         self.update_one(|c| &c.topups, filter, doc! { "$set": set }).await
     }
 
+    async fn mark_expired_topup_paid(
+        &mut self,
+        id: &TopUpId,
+        payment_id: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.take_turn(coll::TOPUPS, id.as_str())?;
+        let filter = doc! { (f::ID): id.as_str(), "status": TopUpStatus::Expired.as_str() };
+        let set = doc! {
+            "status": TopUpStatus::Paid.as_str(),
+            "gateway_payment_id": payment_id,
+            "paid_at": dt(now),
+            "updated_at": dt(now),
+        };
+        self.update_one(|c| &c.topups, filter, doc! { "$set": set }).await
+    }
+
     async fn close_topup(&mut self, id: &TopUpId, to: TopUpStatus, now: Timestamp) -> StoreResult<bool> {
         // Only the two closing states are legal targets; anything else changes nothing.
         if !matches!(to, TopUpStatus::Expired | TopUpStatus::Failed) {

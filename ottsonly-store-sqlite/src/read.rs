@@ -249,12 +249,38 @@ pub(crate) async fn get_topup_by_gateway_order(
 pub(crate) async fn list_open_topups(
     c: &mut SqliteConnection,
     created_before: Timestamp,
-    limit: u32,
+    slice: &Slice,
 ) -> StoreResult<Vec<TopUp>> {
+    // Index `topups_status_id`; `created_at` is checked on the rows it walks.
+    let mut l = List::new("SELECT * FROM topups");
+    l.filter("status = ", Some(TopUpStatus::Created.as_str()));
+    l.cond("created_at <= ").push_bind(ms(created_before));
+    l.page(c, slice).await
+}
+
+pub(crate) async fn list_expired_topups(
+    c: &mut SqliteConnection,
+    created_since: Timestamp,
+    slice: &Slice,
+) -> StoreResult<Vec<TopUp>> {
+    // Index `topups_status_id`, like the open ones.
+    let mut l = List::new("SELECT * FROM topups");
+    l.filter("status = ", Some(TopUpStatus::Expired.as_str()));
+    l.cond("created_at >= ").push_bind(ms(created_since));
+    l.page(c, slice).await
+}
+
+pub(crate) async fn count_user_topups(
+    c: &mut SqliteConnection,
+    user: &UserId,
+    status: Option<TopUpStatus>,
+    created_since: Timestamp,
+) -> StoreResult<u64> {
+    // Index `topups_user_created`.
     let q = sqlx::query(
-        "SELECT * FROM topups WHERE status = 'created' AND created_at <= ? ORDER BY created_at, id LIMIT ?",
+        "SELECT COUNT(*) FROM topups WHERE user_id = ?1 AND created_at >= ?2 AND (?3 IS NULL OR status = ?3)",
     );
-    fetch_all(c, q.bind(ms(created_before)).bind(i64::from(limit))).await
+    fetch_count(c, q.bind(user.as_str()).bind(ms(created_since)).bind(status.map(|s| s.as_str()))).await
 }
 
 pub(crate) async fn get_otp(c: &mut SqliteConnection, phone: &PhoneNumber) -> StoreResult<Option<OtpRecord>> {

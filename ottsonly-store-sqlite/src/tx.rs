@@ -415,6 +415,22 @@ impl Tx for SqliteTx {
         self.exec_one(q).await
     }
 
+    async fn mark_expired_topup_paid(
+        &mut self,
+        id: &TopUpId,
+        payment_id: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "UPDATE topups SET status = 'paid', gateway_payment_id = ?1, paid_at = ?2, updated_at = ?2 \
+             WHERE id = ?3 AND status = 'expired'",
+        )
+        .bind(payment_id)
+        .bind(ms(now))
+        .bind(id.as_str());
+        self.exec_one(q).await
+    }
+
     async fn close_topup(&mut self, id: &TopUpId, to: TopUpStatus, now: Timestamp) -> StoreResult<bool> {
         // Only the two closing states are legal targets; anything else changes nothing.
         if !matches!(to, TopUpStatus::Expired | TopUpStatus::Failed) {

@@ -1080,7 +1080,8 @@ pub async fn topup_reconciliation_credits_and_expires(ts: TestStore) {
     assert_eq!(r.get_topup(&old.id).await.unwrap().unwrap().status, TopUpStatus::Expired);
     assert_eq!(r.get_topup(&fresh_unpaid.id).await.unwrap().unwrap().status, TopUpStatus::Created);
     h.gateway.set_failing(true);
-    assert_eq!(h.app.wallet().reconcile(true, 100).await.unwrap().errors, 1);
+    // The open one, and the expired one (late captures are looked for within a week).
+    assert_eq!(h.app.wallet().reconcile(true, 100).await.unwrap().errors, 2);
     h.gateway.set_failing(false);
     assert!(h.app.wallet().create_topup(&user, money(1000)).await.is_ok());
     h.gateway.set_failing(true);
@@ -1106,6 +1107,7 @@ pub async fn gateway_events_credit_once_and_dedupe(ts: TestStore) {
     };
     // Webhook only (the user closed the browser): credited once, the redelivery is a duplicate.
     let a = h.app.wallet().create_topup(&user, money(1000)).await.unwrap().topup.gateway_order_id;
+    h.gateway.pay_as("pay_a", &a, 1000, "INR", PaymentStatus::Captured);
     let first = h
         .app
         .wallet()
@@ -1137,6 +1139,7 @@ pub async fn gateway_events_credit_once_and_dedupe(ts: TestStore) {
     assert_eq!(h.balance(&user.user_id).await, 1000);
     // Verify first, then the webhook.
     let b = h.app.wallet().create_topup(&user, money(2000)).await.unwrap().topup.gateway_order_id;
+    h.gateway.pay_as("pay_b", &b, 2000, "INR", PaymentStatus::Captured);
     let sig = h.gateway.sign(&b, "pay_b");
     assert!(matches!(
         h.app.wallet().verify_payment(&user, &b, "pay_b", &sig).await.unwrap(),
@@ -1174,6 +1177,485 @@ pub async fn gateway_events_credit_once_and_dedupe(ts: TestStore) {
         .await
         .unwrap();
     assert_eq!(ignored, EventOutcome::Ignored);
+    h.check_invariants().await;
+}
+
+fn gw_payment(id: &str, order: &str, amount: i64, status: PaymentStatus) -> crate::payments::GatewayPayment {
+    crate::payments::GatewayPayment {
+        id: id.into(),
+        order_id: order.into(),
+        amount_paise: amount,
+        currency: "INR".into(),
+        status,
+    }
+}
+
+async fn outbox_payloads(h: &Harness, kind: &str) -> Vec<serde_json::Value> {
+    let page = h.app.outbox().list(None, &PageRequest::first(200)).await.expect("outbox");
+    page.items
+        .iter()
+        .map(|i| serde_json::from_str::<serde_json::Value>(&i.payload).expect("json"))
+        .filter(|v| v["type"] == kind)
+        .collect()
+}
+
+async fn audit_actions(h: &Harness, target: &str) -> Vec<String> {
+    let mut r = h.ts.store.reader().await.expect("reader");
+    let filter = AuditFilter { target_id: Some(target.into()), ..AuditFilter::default() };
+    let items = r.list_audit(&filter, &Slice { before_id: None, limit: 100 }).await.expect("audit");
+    items.into_iter().map(|a| a.action).collect()
+}
+
+/// A capture that arrives after the intent expired (a late UPI capture, day 4) is credited by
+/// checkout verification and by the webhook; a second captured payment on a paid top-up and an
+/// amount mismatch are acknowledged (no retry), recorded and alerted once for a refund.
+pub async fn topup_late_capture_is_credited(ts: TestStore) {
+    use crate::wallet::{EventOutcome, GatewayEvent};
+    let h = Harness::new(ts);
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let a = h.app.wallet().create_topup(&user, money(1000)).await.unwrap().topup;
+    let b = h.app.wallet().create_topup(&user, money(2000)).await.unwrap().topup;
+    h.clock.advance(TimeDelta::days(3) + TimeDelta::hours(1));
+    let r = h.app.wallet().reconcile(false, 100).await.unwrap();
+    assert_eq!(r.expired, 2, "{r:?}");
+    h.clock.advance(TimeDelta::hours(20));
+    // Day 4: the customer's UPI payment is captured after all.
+    let pa = h.gateway.pay(&a.gateway_order_id, 1000, PaymentStatus::Captured);
+    let sig = h.gateway.sign(&a.gateway_order_id, &pa);
+    let PaymentOutcome::Credited(c) =
+        h.app.wallet().verify_payment(&user, &a.gateway_order_id, &pa, &sig).await.unwrap()
+    else {
+        panic!("a late capture is credited")
+    };
+    assert_eq!((c.topup.status, c.balance), (TopUpStatus::Paid, money(1000)));
+    let stored = h.ts.store.reader().await.unwrap().get_topup(&a.id).await.unwrap().unwrap();
+    assert_eq!(stored, c.topup);
+    assert!(matches!(
+        h.app.wallet().verify_payment(&user, &a.gateway_order_id, &pa, &sig).await.unwrap(),
+        PaymentOutcome::AlreadyCredited(_)
+    ));
+    // The webhook alone credits the other one.
+    let pb = gw_payment("pay_late_b", &b.gateway_order_id, 2000, PaymentStatus::Captured);
+    let out = h
+        .app
+        .wallet()
+        .handle_gateway_event("gateway", Some("evt_late"), GatewayEvent::PaymentCaptured(pb))
+        .await
+        .unwrap();
+    assert!(matches!(out, EventOutcome::Credited(_)), "{out:?}");
+    assert_eq!(h.balance(&user.user_id).await, 3000);
+    let credited = outbox_payloads(&h, "wallet_credited").await;
+    assert!(credited.iter().all(|v| v["via"].as_str().unwrap().contains("late capture")), "{credited:?}");
+
+    // A second captured payment on the paid top-up: answered (the gateway stops retrying),
+    // recorded and alerted once, whichever path reports it again.
+    let second = gw_payment("pay_second", &a.gateway_order_id, 1000, PaymentStatus::Captured);
+    for evt in ["evt_s1", "evt_s2"] {
+        let out = h
+            .app
+            .wallet()
+            .handle_gateway_event("gateway", Some(evt), GatewayEvent::PaymentCaptured(second.clone()))
+            .await
+            .unwrap();
+        assert_eq!(out, EventOutcome::HeldForRefund);
+    }
+    h.gateway.pay_as("pay_second", &a.gateway_order_id, 1000, "INR", PaymentStatus::Captured);
+    let sig2 = h.gateway.sign(&a.gateway_order_id, "pay_second");
+    let v = h.app.wallet().verify_payment(&user, &a.gateway_order_id, "pay_second", &sig2).await.unwrap();
+    assert_eq!(v, PaymentOutcome::HeldForRefund { payment_id: "pay_second".into() });
+    assert!(matches!(v.into_credit(), Err(Error::InvalidState(_))));
+    let refund = outbox_payloads(&h, "payment_to_refund").await;
+    assert_eq!(refund.len(), 1, "alerted once: {refund:?}");
+    assert_eq!(refund[0]["payment_id"], "pay_second");
+    assert_eq!(refund[0]["amount_paise"], 1000);
+    assert_eq!(refund[0]["user_phone"], masked("+919876543210"));
+    assert_eq!(audit_actions(&h, "pay_second").await, vec!["payment.held_for_refund".to_string()]);
+
+    // A mismatch on an expired intent: not credited, recorded and alerted once with the user.
+    let c = h.app.wallet().create_topup(&user, money(5000)).await.unwrap().topup;
+    h.clock.advance(TimeDelta::days(3) + TimeDelta::hours(1));
+    assert_eq!(h.app.wallet().reconcile(false, 100).await.unwrap().expired, 1);
+    let short = gw_payment("pay_short", &c.gateway_order_id, 50, PaymentStatus::Captured);
+    for evt in ["evt_m1", "evt_m2"] {
+        let out = h
+            .app
+            .wallet()
+            .handle_gateway_event("gateway", Some(evt), GatewayEvent::PaymentCaptured(short.clone()))
+            .await
+            .unwrap();
+        assert_eq!(out, EventOutcome::Mismatch);
+    }
+    let mismatch = outbox_payloads(&h, "payment_mismatch").await;
+    assert_eq!(mismatch.len(), 1, "{mismatch:?}");
+    assert_eq!(mismatch[0]["user_phone"], masked("+919876543210"));
+    assert_eq!(audit_actions(&h, "pay_short").await, vec!["payment.held_for_refund".to_string()]);
+    assert_eq!(h.balance(&user.user_id).await, 3000);
+    h.check_invariants().await;
+}
+
+/// The masked form of a phone, as alerts carry it.
+fn masked(phone: &str) -> String {
+    crate::phone::PhoneNumber::parse(phone, Some("91")).expect("phone").masked()
+}
+
+/// Razorpay auto-refunds a payment not captured within its window; until then an intent whose
+/// payment is `authorized` is never expired, and its capture (day 4) is credited.
+pub async fn reconciliation_keeps_authorized_payments_open(ts: TestStore) {
+    let h = Harness::new(ts);
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let held = h.app.wallet().create_topup(&user, money(1000)).await.unwrap().topup;
+    let refunded = h.app.wallet().create_topup(&user, money(2000)).await.unwrap().topup;
+    let pay = h.gateway.pay(&held.gateway_order_id, 1000, PaymentStatus::Authorized);
+    let auto = h.gateway.pay(&refunded.gateway_order_id, 2000, PaymentStatus::Authorized);
+    h.clock.advance(TimeDelta::days(3) + TimeDelta::hours(1));
+    let r = h.app.wallet().reconcile(false, 100).await.unwrap();
+    assert_eq!((r.checked, r.expired, r.pending, r.credited), (2, 0, 2, 0), "{r:?}");
+    let mut rd = h.ts.store.reader().await.unwrap();
+    assert_eq!(rd.get_topup(&held.id).await.unwrap().unwrap().status, TopUpStatus::Created);
+    drop(rd);
+    // Day 4: one is captured, the gateway auto-refunded the other.
+    h.clock.advance(TimeDelta::hours(20));
+    h.gateway.set_status(&pay, PaymentStatus::Captured);
+    h.gateway.set_status(&auto, PaymentStatus::Refunded);
+    let r = h.app.wallet().reconcile(false, 100).await.unwrap();
+    assert_eq!((r.credited, r.expired, r.pending), (1, 1, 0), "{r:?}");
+    assert_eq!(h.balance(&user.user_id).await, 1000);
+    let mut rd = h.ts.store.reader().await.unwrap();
+    assert_eq!(rd.get_topup(&held.id).await.unwrap().unwrap().status, TopUpStatus::Paid);
+    assert_eq!(rd.get_topup(&refunded.id).await.unwrap().unwrap().status, TopUpStatus::Expired);
+    drop(rd);
+    h.check_invariants().await;
+}
+
+/// A capture that arrived after expiry with no webhook and no checkout callback (the customer
+/// left) is found by reconciliation within `late_capture_window`, with what the open intents
+/// leave of the pass's budget, and credited (or held for refund) once.
+pub async fn reconciliation_finds_late_captures_of_expired_intents(ts: TestStore) {
+    let h = Harness::new(ts);
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let ancient = h.app.wallet().create_topup(&user, money(500)).await.unwrap().topup;
+    h.clock.advance(TimeDelta::days(5));
+    let late = h.app.wallet().create_topup(&user, money(1000)).await.unwrap().topup;
+    let short = h.app.wallet().create_topup(&user, money(2000)).await.unwrap().topup;
+    h.clock.advance(TimeDelta::days(3) + TimeDelta::hours(1));
+    assert_eq!(h.app.wallet().reconcile(false, 100).await.unwrap().expired, 3);
+    // Day 4 of the recent ones, day 9 of the ancient one: captures no one reported.
+    h.gateway.pay(&late.gateway_order_id, 1000, PaymentStatus::Captured);
+    h.gateway.pay(&short.gateway_order_id, 20, PaymentStatus::Captured);
+    h.gateway.pay(&ancient.gateway_order_id, 500, PaymentStatus::Captured);
+    h.clock.advance(TimeDelta::hours(20));
+    let r = h.app.wallet().reconcile(false, 100).await.unwrap();
+    assert_eq!((r.checked, r.credited, r.held, r.expired), (2, 1, 1, 0), "{r:?}");
+    assert_eq!(h.balance(&user.user_id).await, 1000);
+    let mut rd = h.ts.store.reader().await.unwrap();
+    assert_eq!(rd.get_topup(&late.id).await.unwrap().unwrap().status, TopUpStatus::Paid);
+    assert_eq!(
+        rd.get_topup(&ancient.id).await.unwrap().unwrap().status,
+        TopUpStatus::Expired,
+        "outside the window"
+    );
+    drop(rd);
+    let r = h.app.wallet().reconcile(false, 100).await.unwrap();
+    assert_eq!((r.checked, r.credited, r.held), (1, 0, 1), "only the held one is still expired: {r:?}");
+    assert_eq!(outbox_payloads(&h, "payment_mismatch").await.len(), 1, "alerted once");
+    // Open intents come first: with no budget left, expired ones wait for a later pass.
+    h.app.wallet().create_topup(&user, money(3000)).await.unwrap();
+    let r = h.app.wallet().reconcile(true, 1).await.unwrap();
+    assert_eq!((r.checked, r.gateway_calls), (1, 1), "{r:?}");
+    h.check_invariants().await;
+}
+
+/// Checkout verification credits only a payment the gateway reports captured: the signature
+/// is issued at authorization. With manual capture, verification, the `payment.authorized`
+/// webhook and reconciliation capture a matching payment through the gateway first.
+pub async fn verify_credits_only_captured_payments(ts: TestStore) {
+    let h = Harness::new(ts);
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let oid = h.app.wallet().create_topup(&user, money(1000)).await.unwrap().topup.gateway_order_id;
+    let pay = h.gateway.pay(&oid, 1000, PaymentStatus::Authorized);
+    let sig = h.gateway.sign(&oid, &pay);
+    let out = h.app.wallet().verify_payment(&user, &oid, &pay, &sig).await.unwrap();
+    assert_eq!(out, PaymentOutcome::NotCaptured);
+    assert!(matches!(out.into_credit(), Err(Error::PaymentNotCaptured)));
+    assert_eq!(h.balance(&user.user_id).await, 0);
+    assert!(h.gateway.captures().is_empty(), "auto capture mode never captures");
+    // A signed payment id the gateway does not know, and one of another order, credit nothing.
+    let sig_x = h.gateway.sign(&oid, "pay_unknown");
+    assert!(matches!(
+        h.app.wallet().verify_payment(&user, &oid, "pay_unknown", &sig_x).await,
+        Err(Error::PaymentGatewayUnavailable(_))
+    ));
+    let other = h.app.wallet().create_topup(&user, money(1000)).await.unwrap().topup.gateway_order_id;
+    let foreign = h.gateway.pay(&other, 1000, PaymentStatus::Captured);
+    let sig_f = h.gateway.sign(&oid, &foreign);
+    assert!(matches!(
+        h.app.wallet().verify_payment(&user, &oid, &foreign, &sig_f).await,
+        Err(Error::InvalidState(_))
+    ));
+    h.gateway.set_status(&pay, PaymentStatus::Captured);
+    assert!(matches!(
+        h.app.wallet().verify_payment(&user, &oid, &pay, &sig).await.unwrap(),
+        PaymentOutcome::Credited(_)
+    ));
+    assert_eq!(h.balance(&user.user_id).await, 1000);
+    h.check_invariants().await;
+}
+
+pub async fn manual_capture_captures_then_credits(ts: TestStore) {
+    use crate::wallet::{EventOutcome, GatewayEvent};
+    let h = Harness::with_config(ts, |c| c.wallet.capture = crate::payments::CaptureMode::Manual);
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    // Checkout verification captures, then credits.
+    let o1 = h.app.wallet().create_topup(&user, money(1000)).await.unwrap().topup.gateway_order_id;
+    let p1 = h.gateway.pay(&o1, 1000, PaymentStatus::Authorized);
+    let sig = h.gateway.sign(&o1, &p1);
+    assert!(matches!(
+        h.app.wallet().verify_payment(&user, &o1, &p1, &sig).await.unwrap(),
+        PaymentOutcome::Credited(_)
+    ));
+    assert_eq!(h.gateway.payment(&p1).unwrap().status, PaymentStatus::Captured);
+    // The payment.authorized webhook captures and credits.
+    let o2 = h.app.wallet().create_topup(&user, money(2000)).await.unwrap().topup.gateway_order_id;
+    let p2 = h.gateway.pay(&o2, 2000, PaymentStatus::Authorized);
+    let event = GatewayEvent::PaymentAuthorized(h.gateway.payment(&p2).unwrap());
+    let out = h.app.wallet().handle_gateway_event("gateway", Some("evt_a"), event).await.unwrap();
+    assert!(matches!(out, EventOutcome::Credited(_)), "{out:?}");
+    // Reconciliation captures one it finds authorized.
+    let o3 = h.app.wallet().create_topup(&user, money(3000)).await.unwrap().topup.gateway_order_id;
+    let p3 = h.gateway.pay(&o3, 3000, PaymentStatus::Authorized);
+    // An authorized payment for another amount is never captured (it is auto-refunded).
+    let o4 = h.app.wallet().create_topup(&user, money(4000)).await.unwrap().topup.gateway_order_id;
+    let p4 = h.gateway.pay(&o4, 400, PaymentStatus::Authorized);
+    let r = h.app.wallet().reconcile(true, 100).await.unwrap();
+    assert_eq!((r.credited, r.pending), (1, 1), "{r:?}");
+    assert_eq!(h.gateway.captures(), vec![p1, p2, p3]);
+    assert_eq!(h.gateway.payment(&p4).unwrap().status, PaymentStatus::Authorized);
+    // A second authorized payment on a paid top-up is not captured either.
+    let p5 = h.gateway.pay(&o1, 1000, PaymentStatus::Authorized);
+    let sig5 = h.gateway.sign(&o1, &p5);
+    assert_eq!(
+        h.app.wallet().verify_payment(&user, &o1, &p5, &sig5).await.unwrap(),
+        PaymentOutcome::NotCaptured
+    );
+    assert_eq!(h.gateway.captures().len(), 3);
+    assert_eq!(h.balance(&user.user_id).await, 6000);
+    h.check_invariants().await;
+}
+
+/// Gateway refunds and disputes are recorded and alerted with the user and the amount; the
+/// wallet moves only by an admin's adjustment, which never takes it below zero.
+pub async fn gateway_refunds_and_disputes_are_recorded_not_debited(ts: TestStore) {
+    use crate::wallet::{EventOutcome, GatewayEvent, GatewayReversal};
+    let h = Harness::new(ts);
+    let admin = h.admin().await;
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let t = h.app.wallet().create_topup(&user, money(1000)).await.unwrap().topup;
+    let pay = h.gateway.pay(&t.gateway_order_id, 1000, PaymentStatus::Captured);
+    let sig = h.gateway.sign(&t.gateway_order_id, &pay);
+    h.app.wallet().verify_payment(&user, &t.gateway_order_id, &pay, &sig).await.unwrap();
+    let product = h.product(&admin, 600, 5, 1).await;
+    h.app.orders().purchase(&user, &product.id, None).await.unwrap();
+    assert_eq!(h.balance(&user.user_id).await, 400);
+    let rev = |id: &str| GatewayReversal {
+        id: id.into(),
+        payment_id: pay.clone(),
+        order_id: t.gateway_order_id.clone(),
+        amount_paise: 1000,
+        currency: "INR".into(),
+    };
+    let wallet = h.app.wallet();
+    assert_eq!(
+        wallet
+            .handle_gateway_event("gateway", Some("evt_r1"), GatewayEvent::Refunded(rev("rfnd_1")))
+            .await
+            .unwrap(),
+        EventOutcome::Recorded
+    );
+    // The same refund under another event id is not alerted again.
+    assert_eq!(
+        wallet
+            .handle_gateway_event("gateway", Some("evt_r2"), GatewayEvent::Refunded(rev("rfnd_1")))
+            .await
+            .unwrap(),
+        EventOutcome::Recorded
+    );
+    assert_eq!(
+        wallet
+            .handle_gateway_event("gateway", Some("evt_d1"), GatewayEvent::Disputed(rev("disp_1")))
+            .await
+            .unwrap(),
+        EventOutcome::Recorded
+    );
+    let unknown = GatewayReversal { order_id: "order_nope".into(), ..rev("rfnd_x") };
+    assert_eq!(
+        wallet
+            .handle_gateway_event("gateway", Some("evt_r3"), GatewayEvent::Refunded(unknown))
+            .await
+            .unwrap(),
+        EventOutcome::UnknownOrder
+    );
+    assert_eq!(h.balance(&user.user_id).await, 400, "the wallet is not debited by the gateway");
+    let alerts = outbox_payloads(&h, "gateway_reversal").await;
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    for a in &alerts {
+        assert_eq!(a["user_phone"], masked("+919876543210"));
+        assert_eq!((a["amount_paise"].as_i64(), a["credited"].as_bool()), (Some(1000), Some(true)));
+    }
+    let text = crate::outbox::Outbox::decode(
+        &h.app.outbox().list(None, &PageRequest::first(1)).await.unwrap().items[0],
+    )
+    .unwrap()
+    .text();
+    let phone = masked("+919876543210");
+    assert!(text.contains("dispute disp_1") && text.contains("₹10.00") && text.contains(&phone), "{text}");
+    let actions = audit_actions(&h, t.id.as_str()).await;
+    assert!(
+        actions.contains(&"payment.refunded".to_string())
+            && actions.contains(&"payment.disputed".to_string())
+    );
+    // The admin debits by hand: never below zero.
+    let debit = |paise| Adjustment {
+        user_id: user.user_id.clone(),
+        amount: money(paise),
+        direction: Direction::Debit,
+        reason: "gateway refund rfnd_1".into(),
+        request_id: None,
+    };
+    assert!(matches!(wallet.adjust(&admin, debit(1000)).await, Err(Error::InsufficientBalance)));
+    assert_eq!(h.balance(&user.user_id).await, 400);
+    assert_eq!(wallet.adjust(&admin, debit(400)).await.unwrap().balance_after, Money::ZERO);
+    assert!(matches!(wallet.adjust(&admin, debit(1)).await, Err(Error::InsufficientBalance)));
+    assert_eq!(h.balance(&user.user_id).await, 0);
+    h.check_invariants().await;
+}
+
+/// At most `max_open_topups` open intents per user and `topups_per_minute` new ones a minute;
+/// a refused request never reaches the gateway.
+pub async fn topup_creation_is_rate_limited(ts: TestStore) {
+    let h = Harness::new(ts);
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let other = h.user_with_role("+917777777777", Role::User).await;
+    let wallet = h.app.wallet();
+    for _ in 0..5 {
+        wallet.create_topup(&user, money(1000)).await.unwrap();
+    }
+    let calls = h.gateway.calls();
+    let err = wallet.create_topup(&user, money(1000)).await.unwrap_err();
+    assert!(matches!(err, Error::TopUpRateLimited { .. }), "{err:?}");
+    assert_eq!((err.code(), err.kind()), ("topup_rate_limited", crate::error::ErrorKind::RateLimited));
+    assert!(err.retry_after().is_some());
+    assert_eq!(h.gateway.calls(), calls, "refused before any gateway call");
+    wallet.create_topup(&other, money(1000)).await.expect("limits are per user");
+    h.clock.advance(TimeDelta::seconds(61));
+    for _ in 0..5 {
+        wallet.create_topup(&user, money(1000)).await.unwrap();
+    }
+    h.clock.advance(TimeDelta::seconds(61));
+    let err = wallet.create_topup(&user, money(1000)).await.unwrap_err();
+    assert!(matches!(err, Error::TooManyOpenTopUps { limit: 10 }), "{err:?}");
+    assert_eq!((err.code(), err.kind()), ("too_many_open_topups", crate::error::ErrorKind::RateLimited));
+    // Paying one frees a slot.
+    let mut r = h.ts.store.reader().await.unwrap();
+    let open = r.list_open_topups(h.app.now(), &Slice { before_id: None, limit: 1 }).await.unwrap();
+    drop(r);
+    let oid = open[0].gateway_order_id.clone();
+    let pay = h.gateway.pay(&oid, 1000, PaymentStatus::Captured);
+    let sig = h.gateway.sign(&oid, &pay);
+    wallet.verify_payment(&user, &oid, &pay, &sig).await.unwrap();
+    wallet.create_topup(&user, money(1000)).await.expect("a slot was freed");
+    assert!(matches!(wallet.create_topup(&user, money(1000)).await, Err(Error::TooManyOpenTopUps { .. })));
+    // Intents past the horizon no longer count, even before reconciliation expires them.
+    h.clock.advance(TimeDelta::days(3) + TimeDelta::minutes(1));
+    wallet.create_topup(&user, money(1000)).await.expect("old intents expired");
+}
+
+/// Reconciliation visits open intents newest first with a cursor that rotates across passes,
+/// at most `limit` per pass (one gateway call each): a new paid intent is not starved by many
+/// abandoned ones, and every intent is visited within ceil(open / limit) passes.
+pub async fn reconciliation_is_fair_and_bounded(ts: TestStore) {
+    let h = Harness::with_config(ts, |c| {
+        c.wallet.max_open_topups = 0;
+        c.wallet.topups_per_minute = 0;
+    });
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let oldest = h.app.wallet().create_topup(&user, money(1000)).await.unwrap().topup;
+    for _ in 0..29 {
+        h.app.wallet().create_topup(&user, money(1000)).await.unwrap();
+    }
+    h.clock.advance(TimeDelta::hours(12));
+    let newest = h.app.wallet().create_topup(&user, money(2000)).await.unwrap().topup;
+    h.gateway.pay(&newest.gateway_order_id, 2000, PaymentStatus::Captured);
+    h.gateway.pay(&oldest.gateway_order_id, 1000, PaymentStatus::Captured);
+    h.clock.advance(TimeDelta::minutes(16));
+    let before = h.gateway.calls();
+    let first = h.app.wallet().reconcile(false, 10).await.unwrap();
+    assert_eq!((first.checked, first.gateway_calls), (10, 10), "{first:?}");
+    assert_eq!(h.gateway.calls() - before, 10, "bounded gateway calls per pass");
+    assert_eq!(first.credited, 1, "the newest paid intent is visited first: {first:?}");
+    assert_eq!(h.balance(&user.user_id).await, 2000);
+    let mut passes = 1;
+    while h.balance(&user.user_id).await < 3000 {
+        passes += 1;
+        assert!(passes <= 4, "every intent is visited within ceil(31 / 10) passes");
+        let r = h.app.wallet().reconcile(false, 10).await.unwrap();
+        assert!(r.gateway_calls <= 10, "{r:?}");
+    }
+    // The walk wraps around to the newest again.
+    let mut seen = 0;
+    for _ in 0..3 {
+        seen += h.app.wallet().reconcile(false, 10).await.unwrap().checked;
+    }
+    assert_eq!(seen, 29 + 1, "all 29 still open (and one wrap) are visited in three passes");
+    h.check_invariants().await;
+}
+
+/// Webhook, checkout verification and reconciliation race for late captures (of an expired
+/// intent, and of one kept open by an authorized payment): each credits exactly once.
+pub async fn late_capture_races_credit_once(ts: TestStore) {
+    use crate::wallet::GatewayEvent;
+    let h = Arc::new(Harness::new(ts));
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let expired = h.app.wallet().create_topup(&user, money(1000)).await.unwrap().topup;
+    let held = h.app.wallet().create_topup(&user, money(2000)).await.unwrap().topup;
+    let p_held = h.gateway.pay(&held.gateway_order_id, 2000, PaymentStatus::Authorized);
+    h.clock.advance(TimeDelta::days(3) + TimeDelta::hours(1));
+    let r = h.app.wallet().reconcile(false, 100).await.unwrap();
+    assert_eq!((r.expired, r.pending), (1, 1), "{r:?}");
+    h.clock.advance(TimeDelta::hours(20));
+    let p_exp = h.gateway.pay(&expired.gateway_order_id, 1000, PaymentStatus::Captured);
+    h.gateway.set_status(&p_held, PaymentStatus::Captured);
+    let targets = [(expired.gateway_order_id.clone(), p_exp), (held.gateway_order_id.clone(), p_held)];
+    let tasks = (0..48).map(|i| {
+        let (h, user) = (h.clone(), user.clone());
+        let (oid, pay) = targets[i % 2].clone();
+        tokio::spawn(async move {
+            match i % 3 {
+                0 => {
+                    let sig = h.gateway.sign(&oid, &pay);
+                    h.app
+                        .wallet()
+                        .verify_payment(&user, &oid, &pay, &sig)
+                        .await
+                        .map(|o| usize::from(matches!(o, PaymentOutcome::Credited(_))))
+                }
+                1 => {
+                    let p = h.gateway.payment(&pay).expect("payment");
+                    let evt = format!("evt_{}", i % 5);
+                    h.app
+                        .wallet()
+                        .handle_gateway_event("gateway", Some(&evt), GatewayEvent::PaymentCaptured(p))
+                        .await
+                        .map(|o| usize::from(matches!(o, crate::wallet::EventOutcome::Credited(_))))
+                }
+                _ => h.app.wallet().reconcile(true, 100).await.map(|r| r.credited as usize),
+            }
+        })
+    });
+    let results: Vec<_> =
+        join_all(tasks).await.into_iter().map(|r| r.expect("join").expect("no error")).collect();
+    assert_eq!(results.iter().sum::<usize>(), 2, "each late capture credited exactly once");
+    assert_eq!(h.balance(&user.user_id).await, 3000);
+    assert_eq!(h.all_ledger(&user.user_id).await.len(), 2);
     h.check_invariants().await;
 }
 
@@ -1505,6 +1987,15 @@ macro_rules! service_scenario_tests {
             topup_reconciliation_credits_and_expires,
             gateway_events_credit_once_and_dedupe,
             payments_not_configured,
+            topup_late_capture_is_credited,
+            reconciliation_keeps_authorized_payments_open,
+            reconciliation_finds_late_captures_of_expired_intents,
+            verify_credits_only_captured_payments,
+            manual_capture_captures_then_credits,
+            gateway_refunds_and_disputes_are_recorded_not_debited,
+            topup_creation_is_rate_limited,
+            reconciliation_is_fair_and_bounded,
+            late_capture_races_credit_once,
             broadcasts_are_stored_once_with_per_user_state,
             outbox_leases_retries_and_parks,
             units_commit_roll_back_and_run_again,

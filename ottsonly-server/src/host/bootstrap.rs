@@ -15,6 +15,8 @@ use std::sync::Arc;
 pub fn core_config(settings: &Settings, secrets: &Secrets) -> anyhow::Result<CoreConfig> {
     let mut config = CoreConfig::new(secrets.jwt_secret.expose().as_bytes().to_vec())
         .map_err(|e| anyhow::anyhow!("OTTSONLY_JWT_SECRET: {e}"))?;
+    config.wallet.capture = settings.razorpay.capture.into();
+    config.wallet.reconcile_batch = settings.razorpay_reconcile_batch.max(1);
     if let Some(spec) = &settings.test_phones {
         config.auth.test_phones = config
             .auth

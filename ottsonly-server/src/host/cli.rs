@@ -225,9 +225,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             settings.validate()?;
             let app = open_core(&settings).await?;
             let r = app.wallet().reconcile(true, limit).await?;
-            print_json(
-                &json!({ "checked": r.checked, "credited": r.credited, "expired": r.expired, "errors": r.errors }),
-            )
+            print_json(&json!({
+                "checked": r.checked, "credited": r.credited, "expired": r.expired, "errors": r.errors,
+                "held": r.held, "pending": r.pending, "gateway_calls": r.gateway_calls,
+            }))
         }
         Command::Audit(AuditCommand::List {
             actor,

@@ -7,7 +7,7 @@
 //! [`TelegramSettings`]), which also says what is wrong with it. This module only imports those
 //! types; the adapters never see [`Settings`].
 
-use crate::adapters::razorpay::RazorpaySettings;
+use crate::adapters::razorpay::{RazorpayCapture, RazorpaySettings};
 use crate::adapters::sms::{SmsProvider, SmsSettings};
 use crate::adapters::telegram::TelegramSettings;
 use crate::adapters::telegram::config::DEFAULT_POLL_INTERVAL_MS;
@@ -76,6 +76,8 @@ pub struct Settings {
     pub shutdown_timeout_s: u64,
     /// Seconds between reconciliation passes over open top-ups (`OTTSONLY_RAZORPAY_RECONCILE_EVERY_S`).
     pub razorpay_reconcile_every_s: u64,
+    /// Most top-ups one reconciliation pass asks Razorpay about (`OTTSONLY_RAZORPAY_RECONCILE_BATCH`).
+    pub razorpay_reconcile_batch: u32,
     /// `OTTSONLY_RAZORPAY_KEY_ID`, `_KEY_SECRET`, `_WEBHOOK_SECRET`, `_API_BASE`.
     pub razorpay: RazorpaySettings,
     /// `OTTSONLY_TELEGRAM_BOT_TOKEN`, `_ADMIN_CHAT_IDS` (comma-separated), `_API_URL`,
@@ -108,11 +110,13 @@ impl From<Raw> for Settings {
             log_format: r.log_format,
             shutdown_timeout_s: r.shutdown_timeout_s,
             razorpay_reconcile_every_s: r.razorpay_reconcile_every_s,
+            razorpay_reconcile_batch: r.razorpay_reconcile_batch,
             razorpay: RazorpaySettings {
                 key_id: r.razorpay_key_id,
                 key_secret: r.razorpay_key_secret,
                 webhook_secret: r.razorpay_webhook_secret,
                 api_base: r.razorpay_api_base,
+                capture: r.razorpay_capture,
             },
             telegram: TelegramSettings {
                 bot_token: r.telegram_bot_token,
@@ -199,6 +203,13 @@ struct Raw {
     /// Seconds between reconciliation passes over open top-ups (`OTTSONLY_RAZORPAY_RECONCILE_EVERY_S`).
     #[serde(default = "default_razorpay_reconcile_every_s")]
     razorpay_reconcile_every_s: u64,
+    /// Most top-ups one reconciliation pass asks Razorpay about (`OTTSONLY_RAZORPAY_RECONCILE_BATCH`).
+    #[serde(default = "default_razorpay_reconcile_batch")]
+    razorpay_reconcile_batch: u32,
+    /// `auto` (default: Razorpay captures) or `manual` (we capture after checking the payment)
+    /// (`OTTSONLY_RAZORPAY_CAPTURE`); must match the account's capture setting.
+    #[serde(default)]
+    razorpay_capture: RazorpayCapture,
     /// Telegram admin alerts: the bot token and the admin chats, both or neither
     /// (`OTTSONLY_TELEGRAM_BOT_TOKEN`, `OTTSONLY_TELEGRAM_ADMIN_CHAT_IDS`, comma-separated ids).
     /// Without them alerts stay queued in the outbox.
@@ -389,6 +400,9 @@ fn default_shutdown_timeout_s() -> u64 {
 }
 fn default_razorpay_reconcile_every_s() -> u64 {
     300
+}
+fn default_razorpay_reconcile_batch() -> u32 {
+    200
 }
 
 /// Accepts `"a,b"` (environment) or `["a", "b"]` (TOML).
@@ -641,6 +655,20 @@ mod tests {
         let d = Settings::load(&sources(&[])).unwrap();
         assert_eq!(d.telegram.poll_interval_ms, 2_000);
         assert_eq!(d.sms.timeout_ms, 10_000);
+    }
+
+    #[test]
+    fn razorpay_capture_mode_and_reconcile_batch() {
+        let s = Settings::load(&sources(&[
+            ("OTTSONLY_RAZORPAY_CAPTURE", "manual"),
+            ("OTTSONLY_RAZORPAY_RECONCILE_BATCH", "50"),
+        ]))
+        .unwrap();
+        assert_eq!((s.razorpay.capture, s.razorpay_reconcile_batch), (RazorpayCapture::Manual, 50));
+        let d = Settings::load(&sources(&[])).unwrap();
+        assert_eq!((d.razorpay.capture, d.razorpay_reconcile_batch), (RazorpayCapture::Auto, 200));
+        let err = Settings::load(&sources(&[("OTTSONLY_RAZORPAY_CAPTURE", "sometimes")])).unwrap_err();
+        assert!(err.to_string().contains("sometimes") || err.to_string().contains("capture"), "{err}");
     }
 
     #[test]

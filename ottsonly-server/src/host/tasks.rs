@@ -91,12 +91,10 @@ pub async fn maintenance_loop(app: Ottsonly, mut stop: watch::Receiver<bool>) {
     tracing::debug!("maintenance task stopped");
 }
 
-/// Most open top-ups one reconciliation pass asks the gateway about.
-pub const RECONCILE_BATCH: u32 = 200;
-
-/// Asks the gateway about top-ups still open after core's `reconcile_after`, crediting captured
-/// payments and expiring intents past the horizon: this saves the user who paid and closed the
-/// browser before the checkout callback ran (and any webhook was lost).
+/// Asks the gateway about top-ups still open after core's `reconcile_after`, at most core's
+/// `reconcile_batch` per pass (rotating across passes), crediting captured payments and
+/// expiring intents past the horizon that no authorized payment holds open: this saves the user
+/// who paid and closed the browser before the checkout callback ran (and any webhook was lost).
 pub async fn reconcile_loop(app: Ottsonly, every: Duration, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -106,11 +104,13 @@ pub async fn reconcile_loop(app: Ottsonly, every: Duration, mut stop: watch::Rec
             _ = tick.tick() => {}
         }
         let wallet = app.wallet();
+        let batch = app.config().wallet.reconcile_batch;
         tokio::select! {
             _ = stop.changed() => break,
-            r = wallet.reconcile(false, RECONCILE_BATCH) => match r {
+            r = wallet.reconcile(false, batch) => match r {
                 Ok(report) if report.checked > 0 => tracing::info!(
                     checked = report.checked, credited = report.credited, expired = report.expired,
+                    held = report.held, pending = report.pending, gateway_calls = report.gateway_calls,
                     errors = report.errors, "payment reconciliation"
                 ),
                 Ok(_) => {}

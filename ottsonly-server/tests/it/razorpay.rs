@@ -1,5 +1,6 @@
 //! Razorpay top-ups end to end through the HTTP API, with the real Razorpay client talking to a
-//! loopback fake of Razorpay's REST API (orders create, order payments fetch, basic auth), and
+//! loopback fake of Razorpay's REST API (orders create, order payments fetch, payment fetch and
+//! capture, basic auth), and
 //! webhooks signed here, independently of the code under test. Every case runs on SQLite and on
 //! MongoDB (the latter when `OTTSONLY_TEST_MONGO_URI` is set; required under CI).
 
@@ -51,6 +52,8 @@ struct FakeState {
     orders: HashMap<String, Value>,
     payments: Vec<Value>,
     requests: Vec<(String, String)>,
+    /// Bodies of `POST /v1/payments/{id}/capture`, with the payment id.
+    captures: Vec<(String, Value)>,
     unauthorized: u64,
 }
 
@@ -125,6 +128,43 @@ impl FakeRazorpay {
                         json!({"entity": "collection", "count": items.len(), "items": items}),
                     );
                 }
+                if let Some(rest) = path.strip_prefix("/v1/payments/") {
+                    let (pid, capture) = match rest.strip_suffix("/capture") {
+                        Some(pid) => (pid.to_string(), true),
+                        None => (rest.to_string(), false),
+                    };
+                    let Some(i) = s.payments.iter().position(|p| p["id"] == pid.as_str()) else {
+                        return json_response(
+                            400,
+                            json!({"error": {"description": "The id provided does not exist"}}),
+                        );
+                    };
+                    if !capture && method == "GET" {
+                        return json_response(200, s.payments[i].clone());
+                    }
+                    if capture && method == "POST" {
+                        s.captures.push((pid.clone(), body.clone()));
+                        let p = &mut s.payments[i];
+                        if p["status"] == "captured" {
+                            return json_response(
+                                400,
+                                json!({"error": {"description": "This payment has already been captured"}}),
+                            );
+                        }
+                        if p["status"] != "authorized"
+                            || body["amount"] != p["amount"]
+                            || body["currency"] != p["currency"]
+                        {
+                            return json_response(
+                                400,
+                                json!({"error": {"description": "Capture amount must be equal to the amount authorized"}}),
+                            );
+                        }
+                        p["status"] = json!("captured");
+                        p["captured"] = json!(true);
+                        return json_response(200, p.clone());
+                    }
+                }
                 json_response(404, json!({"error": {"description": "no such route"}}))
             }
         });
@@ -150,6 +190,19 @@ impl FakeRazorpay {
 
     pub fn unauthorized(&self) -> u64 {
         self.state.lock().unwrap().unauthorized
+    }
+
+    /// Razorpay moves a payment on (captures it, auto-refunds it).
+    pub fn set_status(&self, payment_id: &str, status: &str) -> Value {
+        let mut s = self.state.lock().unwrap();
+        let p = s.payments.iter_mut().find(|p| p["id"] == payment_id).expect("payment");
+        p["status"] = json!(status);
+        p["captured"] = json!(status == "captured");
+        p.clone()
+    }
+
+    pub fn captures(&self) -> Vec<(String, Value)> {
+        self.state.lock().unwrap().captures.clone()
     }
 
     /// The customer pays: a payment entity on the order.
@@ -207,6 +260,14 @@ impl Shop {
     }
 
     pub async fn with_timeout(backend: Backend, timeout: Duration) -> Option<Shop> {
+        Self::with_config(backend, timeout, |_| {}).await
+    }
+
+    pub async fn with_config(
+        backend: Backend,
+        timeout: Duration,
+        adjust: impl FnOnce(&mut CoreConfig),
+    ) -> Option<Shop> {
         let (store, guard) = open(backend).await?;
         let fake = FakeRazorpay::start().await;
         let client = RazorpayClient::new(RazorpayConfig {
@@ -220,6 +281,7 @@ impl Shop {
             CoreConfig::new(b"razorpay-test-secret-razorpay-test-secret".to_vec()).expect("config");
         let phones = [USER, OTHER, ADMIN].map(|p| format!("{p}:{CODE}")).join(",");
         config.auth.test_phones = config.auth.parse_test_phones(&phones).expect("phones");
+        adjust(&mut config);
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
         let app = Ottsonly::builder(store, config)
             .clock(clock.clone())
@@ -432,10 +494,11 @@ async fn amount_mismatch_is_alerted_not_credited(b: Backend) {
     assert_eq!(s.balance(&user).await, 0);
     let alerts = s.app.outbox().list(None, &Default::default()).await.unwrap();
     assert!(alerts.items.iter().any(|i| i.payload.contains("payment_mismatch")), "mismatch alerted");
-    // Reconciliation finds the same payment and refuses it too.
+    // Reconciliation finds the same payment and holds it too, without alerting it again.
     let r = s.app.wallet().reconcile(true, 100).await.unwrap();
-    assert_eq!((r.credited, r.errors), (0, 1));
+    assert_eq!((r.credited, r.held, r.errors), (0, 1, 0), "{r:?}");
     assert_eq!(s.balance(&user).await, 0);
+    assert_eq!(outbox_payloads(&s, "payment_mismatch").await.len(), 1, "alerted once");
 }
 
 async fn gateway_failures_surface_as_503(b: Backend) {
@@ -452,7 +515,8 @@ async fn gateway_failures_surface_as_503(b: Backend) {
     s.fake.set_mode(Mode::Normal);
     assert_eq!(s.fake.order_count(), 0, "nothing created while failing");
     let mut r = s.app.store().reader().await.unwrap();
-    assert!(r.list_open_topups(s.app.now(), 10).await.unwrap().is_empty(), "no intent stored on error");
+    let all = ottsonly_core::model::Slice { before_id: None, limit: 10 };
+    assert!(r.list_open_topups(s.app.now(), &all).await.unwrap().is_empty(), "no intent stored on error");
     drop(r);
     s.add_money(&user, 1000).await;
     assert_eq!(s.fake.unauthorized(), 0, "basic auth sent on every call");
@@ -477,17 +541,200 @@ async fn reconciliation_credits_and_expires(b: Backend) {
     let r = s.app.wallet().reconcile(false, 100).await.unwrap();
     assert_eq!((r.credited, r.expired), (1, 0), "{r:?}");
     assert_eq!(s.balance(&user).await, 2_000);
-    // The operator's "check now" sees the rest; a second pass changes nothing.
+    // The operator's "check now" sees the rest (the open one, and the expired one for a late
+    // capture); a second pass changes nothing.
     let r = s.app.wallet().reconcile(true, 100).await.unwrap();
-    assert_eq!((r.checked, r.credited), (1, 0), "{r:?}");
+    assert_eq!((r.checked, r.credited), (2, 0), "{r:?}");
     assert_eq!(s.balance(&user).await, 2_000);
     let mut reader = s.app.store().reader().await.unwrap();
     let t = reader.get_topup_by_gateway_order(&old).await.unwrap().unwrap();
     assert_eq!(t.status, ottsonly_core::TopUpStatus::Expired);
-    // A payment verified after expiry is refused, not credited.
-    let late = s.fake.pay(&old, 1_000, "captured");
-    let lid = late["id"].as_str().unwrap();
-    s.verify(&user, &old, lid, &checkout_signature(&old, lid)).await.expect_error(409, "invalid_state");
+}
+
+/// A webhook body for `event` carrying `entities` (e.g. `refund`, `payment`).
+fn event(name: &str, entities: &[(&str, &Value)]) -> String {
+    let payload: serde_json::Map<String, Value> =
+        entities.iter().map(|(k, v)| (k.to_string(), json!({ "entity": v }))).collect();
+    json!({ "entity": "event", "event": name, "payload": payload, "created_at": 1_900_000_300 }).to_string()
+}
+
+fn masked(phone: &str) -> String {
+    ottsonly_core::PhoneNumber::parse(phone, Some("91")).unwrap().masked()
+}
+
+async fn outbox_payloads(s: &Shop, kind: &str) -> Vec<Value> {
+    let items =
+        s.app.outbox().list(None, &ottsonly_core::model::PageRequest::first(200)).await.unwrap().items;
+    items
+        .iter()
+        .map(|i| serde_json::from_str::<Value>(&i.payload).unwrap())
+        .filter(|v| v["type"] == kind)
+        .collect()
+}
+
+/// A capture after the intent expired (day 4) is credited by verify and by the webhook (200),
+/// never refused with 409 or retried forever with 503.
+async fn late_captures_are_credited(b: Backend) {
+    let Some(s) = Shop::new(b).await else { return };
+    let user = s.login(USER).await;
+    let a = s.add_money(&user, 1_000).await;
+    let w = s.add_money(&user, 2_000).await;
+    s.clock.advance(chrono::TimeDelta::days(3) + chrono::TimeDelta::hours(1));
+    assert_eq!(s.app.wallet().reconcile(false, 100).await.unwrap().expired, 2);
+    s.clock.advance(chrono::TimeDelta::hours(20));
+    let user = s.login(USER).await;
+    let pa = s.fake.pay(&a, 1_000, "captured");
+    let id = pa["id"].as_str().unwrap();
+    let r = s.verify(&user, &a, id, &checkout_signature(&a, id)).await.expect(200);
+    assert_eq!(r.i64("/balance_paise"), 1_000);
+    let pw = s.fake.pay(&w, 2_000, "captured");
+    assert_eq!(
+        s.webhook("evt_late", &captured_event(&pw), None).await.expect(200).str("/status"),
+        "credited"
+    );
+    assert_eq!(s.balance(&user).await, 3_000);
+}
+
+/// Uncreditable captured payments are answered 200 (no endless retries), recorded and alerted
+/// for a refund with the payment, the amount and the user.
+async fn uncreditable_payments_are_held_for_refund(b: Backend) {
+    let Some(s) = Shop::new(b).await else { return };
+    let user = s.login(USER).await;
+    let order = s.add_money(&user, 5_000).await;
+    let first = s.fake.pay(&order, 5_000, "captured");
+    assert_eq!(
+        s.webhook("evt_1", &captured_event(&first), None).await.expect(200).str("/status"),
+        "credited"
+    );
+    let second = s.fake.pay(&order, 5_000, "captured");
+    for evt in ["evt_2", "evt_3"] {
+        let r = s.webhook(evt, &captured_event(&second), None).await.expect(200);
+        assert_eq!(r.str("/status"), "held_for_refund");
+    }
+    let sid = second["id"].as_str().unwrap();
+    s.verify(&user, &order, sid, &checkout_signature(&order, sid)).await.expect_error(409, "invalid_state");
+    let alerts = outbox_payloads(&s, "payment_to_refund").await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(
+        (alerts[0]["payment_id"].as_str(), alerts[0]["amount_paise"].as_i64()),
+        (Some(sid), Some(5_000))
+    );
+    assert_eq!(alerts[0]["user_phone"], masked(USER));
+    assert_eq!(s.balance(&user).await, 5_000);
+}
+
+/// Checkout verification fetches the payment: an authorized one is not credited (409
+/// `payment_not_captured`); once Razorpay captured it, it is.
+async fn verify_credits_only_captured(b: Backend) {
+    let Some(s) = Shop::new(b).await else { return };
+    let user = s.login(USER).await;
+    let order = s.add_money(&user, 4_000).await;
+    let pay = s.fake.pay(&order, 4_000, "authorized");
+    let pid = pay["id"].as_str().unwrap();
+    let sig = checkout_signature(&order, pid);
+    s.verify(&user, &order, pid, &sig).await.expect_error(409, "payment_not_captured");
+    assert_eq!(s.balance(&user).await, 0);
+    assert!(s.fake.captures().is_empty(), "auto capture never captures");
+    s.fake.set_status(pid, "captured");
+    assert_eq!(s.verify(&user, &order, pid, &sig).await.expect(200).i64("/balance_paise"), 4_000);
+    // Payments authorized but never captured keep their intent open past the horizon.
+    let kept = s.add_money(&user, 1_000).await;
+    s.fake.pay(&kept, 1_000, "authorized");
+    s.clock.advance(chrono::TimeDelta::days(4));
+    let r = s.app.wallet().reconcile(false, 100).await.unwrap();
+    assert_eq!((r.expired, r.pending), (0, 1), "{r:?}");
+}
+
+/// With manual capture the server captures a matching authorized payment through
+/// `POST /v1/payments/{id}/capture` (amount and currency) before crediting.
+async fn manual_capture_through_the_api(b: Backend) {
+    let Some(s) = Shop::with_config(b, Duration::from_secs(5), |c| {
+        c.wallet.capture = ottsonly_core::payments::CaptureMode::Manual;
+    })
+    .await
+    else {
+        return;
+    };
+    let user = s.login(USER).await;
+    let order = s.add_money(&user, 6_000).await;
+    let pay = s.fake.pay(&order, 6_000, "authorized");
+    let pid = pay["id"].as_str().unwrap();
+    let r = s.verify(&user, &order, pid, &checkout_signature(&order, pid)).await.expect(200);
+    assert_eq!(r.i64("/balance_paise"), 6_000);
+    let captures = s.fake.captures();
+    assert_eq!(captures.len(), 1);
+    assert_eq!(captures[0].0, pid);
+    assert_eq!(
+        (captures[0].1["amount"].as_i64(), captures[0].1["currency"].as_str()),
+        (Some(6_000), Some("INR"))
+    );
+    // The payment.authorized webhook captures too; a replayed capture ("already captured") is fine.
+    let o2 = s.add_money(&user, 1_500).await;
+    let p2 = s.fake.pay(&o2, 1_500, "authorized");
+    let body = captured_event(&p2).replace("payment.captured", "payment.authorized");
+    assert_eq!(s.webhook("evt_auth", &body, None).await.expect(200).str("/status"), "credited");
+    assert_eq!(s.balance(&user).await, 7_500);
+    let client = RazorpayClient::new(RazorpayConfig {
+        key_id: KEY_ID.into(),
+        key_secret: KEY_SECRET.into(),
+        api_base: s.fake.base.clone(),
+        timeout: Duration::from_secs(5),
+    })
+    .unwrap();
+    let again = client
+        .capture_payment(p2["id"].as_str().unwrap(), ottsonly_core::Money::from_paise(1_500).unwrap(), "INR")
+        .await
+        .expect("already captured is an answer");
+    assert_eq!(again.status, ottsonly_core::payments::PaymentStatus::Captured);
+}
+
+/// `refund.processed` and `payment.dispute.created` are answered 200, recorded and alerted with
+/// the user and the amount; the wallet is not debited.
+async fn refunds_and_disputes_are_recorded(b: Backend) {
+    let Some(s) = Shop::new(b).await else { return };
+    let user = s.login(USER).await;
+    let order = s.add_money(&user, 3_000).await;
+    let pay = s.fake.pay(&order, 3_000, "captured");
+    assert_eq!(s.webhook("evt_p", &captured_event(&pay), None).await.expect(200).str("/status"), "credited");
+    let refund = json!({ "id": "rfnd_1", "entity": "refund", "amount": 3_000, "currency": "INR",
+        "payment_id": pay["id"], "status": "processed" });
+    let dispute = json!({ "id": "disp_1", "entity": "dispute", "amount": 3_000, "currency": "INR",
+        "payment_id": pay["id"], "reason_code": "chargeback", "status": "open" });
+    let r =
+        s.webhook("evt_r", &event("refund.processed", &[("refund", &refund), ("payment", &pay)]), None).await;
+    assert_eq!(r.expect(200).str("/status"), "recorded");
+    let body = event("payment.dispute.created", &[("dispute", &dispute), ("payment", &pay)]);
+    assert_eq!(s.webhook("evt_d", &body, None).await.expect(200).str("/status"), "recorded");
+    let alerts = outbox_payloads(&s, "gateway_reversal").await;
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    assert!(
+        alerts.iter().all(|a| a["amount_paise"] == 3_000 && a["user_phone"] == masked(USER)),
+        "{alerts:?}"
+    );
+    assert_eq!(s.balance(&user).await, 3_000, "only an admin debits the wallet");
+}
+
+/// Top-up creation is limited per user: 429 `topup_rate_limited` (with Retry-After) after 5 in
+/// a minute, 429 `too_many_open_topups` with 10 open.
+async fn topup_limits_answer_429(b: Backend) {
+    let Some(s) = Shop::new(b).await else { return };
+    let user = s.login(USER).await;
+    for _ in 0..5 {
+        s.add_money(&user, 1_000).await;
+    }
+    let r = s.call("/wallet/add-money", Some(&user), json!({ "amount_paise": 1_000 })).await;
+    assert!(r.header("retry-after").is_some_and(|v| v.parse::<u64>().is_ok_and(|s| s > 0)), "Retry-After");
+    r.expect_error(429, "topup_rate_limited");
+    s.clock.advance(chrono::TimeDelta::seconds(61));
+    let user = s.login(USER).await;
+    for _ in 0..5 {
+        s.add_money(&user, 1_000).await;
+    }
+    s.clock.advance(chrono::TimeDelta::seconds(61));
+    let user = s.login(USER).await;
+    let r = s.call("/wallet/add-money", Some(&user), json!({ "amount_paise": 1_000 })).await;
+    r.expect_error(429, "too_many_open_topups");
+    assert_eq!(s.fake.order_count(), 10, "refused requests never reach Razorpay");
 }
 
 async fn concurrent_verify_and_webhooks_credit_once(b: Backend) {
@@ -560,4 +807,10 @@ both_backends!(
     reconciliation_credits_and_expires,
     concurrent_verify_and_webhooks_credit_once,
     webhook_without_payments_configured,
+    late_captures_are_credited,
+    uncreditable_payments_are_held_for_refund,
+    verify_credits_only_captured,
+    manual_capture_through_the_api,
+    refunds_and_disputes_are_recorded,
+    topup_limits_answer_429,
 );

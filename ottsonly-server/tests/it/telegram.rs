@@ -160,7 +160,8 @@ async fn every_kind_of_alert_reaches_every_admin_chat_once() {
         assert_eq!(count(&sent, chat, "credited ₹200.00 via gateway webhook"), 1);
         assert_eq!(count(&sent, chat, "Payment mismatch"), 1);
         assert_eq!(count(&sent, chat, "expected ₹500.00, paid 40000 INR"), 1);
-        assert_eq!(count(&sent, chat, &masked), 6, "every alert about the buyer names the masked phone");
+        assert_eq!(count(&sent, chat, &masked), 7, "every alert about the buyer names the masked phone");
+        assert_eq!(count(&sent, chat, "refund ₹400.00 of payment pay_short1"), 1, "what to refund");
     }
     assert!(sent.iter().all(|s| !s.text.contains(BUYER)), "a full phone number reached Telegram");
     assert!(outbox(&h, Some(OutboxStatus::Pending)).await.is_empty());

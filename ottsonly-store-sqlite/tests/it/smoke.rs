@@ -269,7 +269,7 @@ async fn ledger_topups_outbox_audit() {
         };
         tx.insert_topup(&topup).await.unwrap();
     }
-    let open = tx.list_open_topups(t(20), 10).await.unwrap();
+    let open = tx.list_open_topups(t(20), &Slice { before_id: None, limit: 10 }).await.unwrap();
     assert_eq!(open.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(), ["t2", "t1"]);
     assert!(!tx.close_topup(&TopUpId::from_string("t1"), TopUpStatus::Paid, t(30)).await.unwrap());
     assert!(tx.close_topup(&TopUpId::from_string("t1"), TopUpStatus::Expired, t(30)).await.unwrap());

@@ -213,10 +213,13 @@ pub async fn concurrent_guarded_transitions_have_one_winner(ts: TestStore) {
     let otp = c.otp("+919811111111", "mac");
     let token = c.token(&u, "F", "h");
     let topup = c.topup(&u, "order_T");
+    let late = c.topup(&u, "order_L");
     in_tx!(c, |tx| {
         tx.put_otp(&otp).await.unwrap();
         tx.insert_refresh_token(&token).await.unwrap();
         tx.insert_topup(&topup).await.unwrap();
+        tx.insert_topup(&late).await.unwrap();
+        assert!(tx.close_topup(&late.id, TopUpStatus::Expired, c.now()).await.unwrap());
     });
 
     let n = race!(c, [otp], |tx, _i| tx.consume_otp(&otp.phone, otp.created_at, c.now()).await);
@@ -229,6 +232,9 @@ pub async fn concurrent_guarded_transitions_have_one_winner(ts: TestStore) {
     assert_eq!(n, 1, "mark_order_refunded winners");
     let n = race!(c, [topup], |tx, i| tx.mark_topup_paid(&topup.id, &format!("pay_{i}"), c.now()).await);
     assert_eq!(n, 1, "mark_topup_paid winners");
+    let n =
+        race!(c, [late], |tx, i| tx.mark_expired_topup_paid(&late.id, &format!("late_{i}"), c.now()).await);
+    assert_eq!(n, 1, "mark_expired_topup_paid winners");
     let n = race!(c, [s], |tx, _i| {
         let next = Subscription { status: SubscriptionStatus::Cancelled, updated_at: c.now(), ..s.clone() };
         tx.update_subscription(&next, SubscriptionStatus::PendingCredentials).await
@@ -240,6 +246,7 @@ pub async fn concurrent_guarded_transitions_have_one_winner(ts: TestStore) {
     assert!(r.get_refresh_token_by_hash("h").await.unwrap().unwrap().used_at.is_some());
     assert_eq!(r.get_order(&o.id).await.unwrap().unwrap().status, OrderStatus::Refunded);
     assert_eq!(r.get_topup(&topup.id).await.unwrap().unwrap().status, TopUpStatus::Paid);
+    assert_eq!(r.get_topup(&late.id).await.unwrap().unwrap().status, TopUpStatus::Paid);
     assert_eq!(r.get_subscription(&s.id).await.unwrap().unwrap().status, SubscriptionStatus::Cancelled);
 }
 

@@ -83,7 +83,10 @@ macro_rules! store_conformance_tests {
             topup_round_trip_and_unique_gateway_order,
             topup_mark_paid_once_and_payment_unique,
             topup_close_only_from_created,
-            list_open_topups_oldest_first,
+            topup_expired_can_be_paid_late_once,
+            list_open_topups_newest_first_with_cursor,
+            list_expired_topups_since_newest_first,
+            count_user_topups_by_status_and_time,
             // notifications
             notifications_merge_personal_and_broadcasts,
             notifications_read_state_is_per_user,

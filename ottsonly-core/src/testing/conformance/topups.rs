@@ -111,9 +111,65 @@ pub async fn topup_close_only_from_created(ts: TestStore) {
     assert!(!in_tx!(c, |tx| tx.close_topup(&c.id(), TopUpStatus::Expired, now).await.unwrap()));
 }
 
+/// mark_expired_topup_paid moves only an `Expired` top-up to `Paid` (a late capture), once; it
+/// never moves a `Created`, `Failed` or `Paid` one, and a payment id held by another top-up is
+/// `Conflict(topups.gateway_payment_id)`.
+pub async fn topup_expired_can_be_paid_late_once(ts: TestStore) {
+    let c = &Ctx::new(ts);
+    let u = c.seed_user("+919811111111", Role::User).await;
+    let late = c.topup(&u, "order_late");
+    let open = c.topup(&u, "order_open");
+    let failed = c.topup(&u, "order_failed");
+    let other = c.topup(&u, "order_other");
+    in_tx!(c, |tx| {
+        for t in [&late, &open, &failed, &other] {
+            tx.insert_topup(t).await.unwrap();
+        }
+    });
+    c.advance(TimeDelta::days(4));
+    let now = c.now();
+    in_tx!(c, |tx| {
+        assert!(tx.close_topup(&late.id, TopUpStatus::Expired, now).await.unwrap());
+        assert!(tx.close_topup(&failed.id, TopUpStatus::Failed, now).await.unwrap());
+        assert!(tx.close_topup(&other.id, TopUpStatus::Expired, now).await.unwrap());
+        assert!(tx.mark_expired_topup_paid(&other.id, "pay_held", now).await.unwrap());
+    });
+    c.advance(TimeDelta::minutes(1));
+    let now = c.now();
+    assert!(!in_tx!(c, |tx| tx.mark_expired_topup_paid(&open.id, "pay_o", now).await.unwrap()), "created");
+    assert!(!in_tx!(c, |tx| tx.mark_expired_topup_paid(&failed.id, "pay_f", now).await.unwrap()), "failed");
+    let mut tx = c.tx().await;
+    assert_conflict(
+        tx.mark_expired_topup_paid(&late.id, "pay_held", now).await,
+        constraint::TOPUP_GATEWAY_PAYMENT,
+    );
+    drop(tx);
+    assert_eq!(c.read().await.get_topup(&late.id).await.unwrap().unwrap().status, TopUpStatus::Expired);
+
+    assert!(in_tx!(c, |tx| tx.mark_expired_topup_paid(&late.id, "pay_L", now).await.unwrap()));
+    let got = c.read().await.get_topup(&late.id).await.unwrap().unwrap();
+    let want = TopUp {
+        gateway_payment_id: Some("pay_L".into()),
+        status: TopUpStatus::Paid,
+        paid_at: Some(now),
+        updated_at: got.updated_at, // not specified by the contract
+        ..late.clone()
+    };
+    assert_eq!(got, want);
+    assert!(!in_tx!(c, |tx| tx.mark_expired_topup_paid(&late.id, "pay_L", now).await.unwrap()), "replay");
+    assert!(!in_tx!(c, |tx| tx.mark_expired_topup_paid(&late.id, "pay_M", now).await.unwrap()), "twice");
+    assert!(!in_tx!(c, |tx| tx.mark_topup_paid(&late.id, "pay_M", now).await.unwrap()), "paid stays paid");
+    assert_eq!(c.read().await.get_topup(&late.id).await.unwrap(), Some(got));
+    let mut r = c.read().await;
+    assert_eq!(r.get_topup(&open.id).await.unwrap().unwrap().status, TopUpStatus::Created);
+    assert_eq!(r.get_topup(&failed.id).await.unwrap().unwrap().status, TopUpStatus::Failed);
+    drop(r);
+    assert!(!in_tx!(c, |tx| tx.mark_expired_topup_paid(&c.id(), "pay_X", now).await.unwrap()), "missing");
+}
+
 /// list_open_topups: `Created` top-ups with `created_at <= created_before` (equal counts),
-/// oldest first, at most `limit`.
-pub async fn list_open_topups_oldest_first(ts: TestStore) {
+/// newest (largest id) first, below the cursor, at most `slice.limit`.
+pub async fn list_open_topups_newest_first_with_cursor(ts: TestStore) {
     let c = Ctx::new(ts);
     let u = c.seed_user("+919811111111", Role::User).await;
     let t = c.now() + TimeDelta::days(1);
@@ -136,12 +192,86 @@ pub async fn list_open_topups_oldest_first(ts: TestStore) {
             tx.insert_topup(x).await.unwrap();
         }
     });
+    let slice =
+        |before: Option<&TopUp>, limit| Slice { before_id: before.map(|t| t.id.as_str().into()), limit };
     let mut r = c.read().await;
-    assert_eq!(r.list_open_topups(t, 10).await.unwrap(), cloned![h2, h1, exact]);
-    assert_eq!(r.list_open_topups(t, 2).await.unwrap(), cloned![h2, h1]);
-    assert_eq!(r.list_open_topups(t + TimeDelta::days(1), 10).await.unwrap(), cloned![h2, h1, exact, later]);
+    assert_eq!(r.list_open_topups(t, &slice(None, 10)).await.unwrap(), cloned![exact, h1, h2]);
+    assert_eq!(r.list_open_topups(t, &slice(None, 2)).await.unwrap(), cloned![exact, h1]);
+    assert_eq!(r.list_open_topups(t, &slice(Some(&h1), 10)).await.unwrap(), cloned![h2]);
+    assert_eq!(r.list_open_topups(t, &slice(Some(&exact), 1)).await.unwrap(), cloned![h1]);
+    assert_eq!(r.list_open_topups(t, &slice(Some(&h2), 10)).await.unwrap(), vec![]);
     assert_eq!(
-        r.list_open_topups(t - TimeDelta::hours(2) - TimeDelta::milliseconds(1), 10).await.unwrap(),
+        r.list_open_topups(t + TimeDelta::days(1), &slice(None, 10)).await.unwrap(),
+        cloned![later, exact, h1, h2]
+    );
+    assert_eq!(
+        r.list_open_topups(t - TimeDelta::hours(2) - TimeDelta::milliseconds(1), &slice(None, 10))
+            .await
+            .unwrap(),
         vec![]
     );
+}
+
+/// list_expired_topups: `Expired` top-ups with `created_at >= created_since` (equal counts),
+/// newest (largest id) first, below the cursor, at most `slice.limit`.
+pub async fn list_expired_topups_since_newest_first(ts: TestStore) {
+    let c = Ctx::new(ts);
+    let u = c.seed_user("+919811111111", Role::User).await;
+    let t = c.now();
+    let expired = |gw: &str| TopUp { status: TopUpStatus::Expired, ..c.topup(&u, gw) };
+    let old = expired("o-old");
+    c.advance(TimeDelta::days(1));
+    let at_bound = expired("o-bound");
+    let open = c.topup(&u, "o-open");
+    c.advance(TimeDelta::milliseconds(1));
+    let paid =
+        TopUp { status: TopUpStatus::Paid, gateway_payment_id: Some("p".into()), ..c.topup(&u, "o-paid") };
+    let newer = expired("o-newer");
+    in_tx!(c, |tx| {
+        for x in [&newer, &old, &paid, &open, &at_bound] {
+            tx.insert_topup(x).await.unwrap();
+        }
+    });
+    let since = t + TimeDelta::days(1);
+    let slice =
+        |before: Option<&TopUp>, limit| Slice { before_id: before.map(|t| t.id.as_str().into()), limit };
+    let mut r = c.read().await;
+    assert_eq!(r.list_expired_topups(since, &slice(None, 10)).await.unwrap(), cloned![newer, at_bound]);
+    assert_eq!(r.list_expired_topups(since, &slice(None, 1)).await.unwrap(), cloned![newer]);
+    assert_eq!(r.list_expired_topups(since, &slice(Some(&newer), 10)).await.unwrap(), cloned![at_bound]);
+    assert_eq!(r.list_expired_topups(t, &slice(None, 10)).await.unwrap(), cloned![newer, at_bound, old]);
+    assert_eq!(r.list_expired_topups(since + TimeDelta::days(1), &slice(None, 10)).await.unwrap(), vec![]);
+}
+
+/// count_user_topups counts one user's top-ups created at or after the time (equal counts),
+/// only those in the status when one is given.
+pub async fn count_user_topups_by_status_and_time(ts: TestStore) {
+    let c = Ctx::new(ts);
+    let u = c.seed_user("+919811111111", Role::User).await;
+    let v = c.seed_user("+919822222222", Role::User).await;
+    let t0 = c.now();
+    let old = c.topup(&u, "o-old");
+    c.advance(TimeDelta::minutes(10));
+    let t1 = c.now();
+    let open = c.topup(&u, "o-open");
+    let paid =
+        TopUp { status: TopUpStatus::Paid, gateway_payment_id: Some("p".into()), ..c.topup(&u, "o-paid") };
+    c.advance(TimeDelta::milliseconds(1));
+    let expired = TopUp { status: TopUpStatus::Expired, ..c.topup(&u, "o-exp") };
+    let others = c.topup(&v, "o-v");
+    in_tx!(c, |tx| {
+        for x in [&old, &open, &paid, &expired, &others] {
+            tx.insert_topup(x).await.unwrap();
+        }
+    });
+    let mut r = c.read().await;
+    let created = Some(TopUpStatus::Created);
+    assert_eq!(r.count_user_topups(&u.id, None, t0).await.unwrap(), 4);
+    assert_eq!(r.count_user_topups(&u.id, created, t0).await.unwrap(), 2);
+    assert_eq!(r.count_user_topups(&u.id, None, t1).await.unwrap(), 3, "created at the bound counts");
+    assert_eq!(r.count_user_topups(&u.id, created, t1).await.unwrap(), 1);
+    assert_eq!(r.count_user_topups(&u.id, None, t1 + TimeDelta::milliseconds(1)).await.unwrap(), 1);
+    assert_eq!(r.count_user_topups(&u.id, Some(TopUpStatus::Paid), t0).await.unwrap(), 1);
+    assert_eq!(r.count_user_topups(&v.id, None, t0).await.unwrap(), 1);
+    assert_eq!(r.count_user_topups(&c.id(), None, t0).await.unwrap(), 0);
 }

@@ -1,5 +1,5 @@
-//! The Razorpay client: core's `PaymentGateway` over the REST API (orders, order payments,
-//! checkout signatures).
+//! The Razorpay client: core's `PaymentGateway` over the REST API (orders, order payments, one
+//! payment, capture, checkout signatures).
 //!
 //! Amounts are integers in paise both ways. Every call has a timeout; reads and order creation
 //! are retried on timeouts, connection failures and 5xx (an order created twice is harmless: only
@@ -185,4 +185,40 @@ impl PaymentGateway for RazorpayClient {
         let list: Collection<PaymentBody> = self.send("fetch order payments", || self.http.get(&url)).await?;
         Ok(list.items.into_iter().map(|p| p.into_payment(order_id)).collect())
     }
+
+    async fn fetch_payment(&self, payment_id: &str) -> Result<GatewayPayment, GatewayError> {
+        check_id(payment_id)?;
+        let url = self.url(&format!("/v1/payments/{payment_id}"));
+        let p: PaymentBody = self.send("fetch payment", || self.http.get(&url)).await?;
+        Ok(p.into_payment(""))
+    }
+
+    async fn capture_payment(
+        &self,
+        payment_id: &str,
+        amount: Money,
+        currency: &str,
+    ) -> Result<GatewayPayment, GatewayError> {
+        check_id(payment_id)?;
+        let url = self.url(&format!("/v1/payments/{payment_id}/capture"));
+        let body = json!({ "amount": amount.paise(), "currency": currency });
+        // A retried capture that had gone through is refused ("already captured"): the payment
+        // as it is now is the answer either way.
+        match self.send::<PaymentBody>("capture payment", || self.http.post(&url).json(&body)).await {
+            Ok(p) => Ok(p.into_payment("")),
+            Err(GatewayError::Rejected(why)) => {
+                let now = self.fetch_payment(payment_id).await?;
+                if now.status == PaymentStatus::Captured { Ok(now) } else { Err(GatewayError::Rejected(why)) }
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Razorpay ids are `prefix_alphanumerics`; anything else never reaches a URL.
+fn check_id(id: &str) -> Result<(), GatewayError> {
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(GatewayError::Rejected("malformed id".into()));
+    }
+    Ok(())
 }

@@ -21,6 +21,28 @@ pub struct RazorpaySettings {
     pub webhook_secret: Option<Secret>,
     /// API base URL (default [`DEFAULT_API_BASE`]).
     pub api_base: Option<String>,
+    /// Who captures authorized payments (`OTTSONLY_RAZORPAY_CAPTURE`).
+    pub capture: RazorpayCapture,
+}
+
+/// Who captures an authorized payment: Razorpay on its own (`auto`, the account default) or
+/// this server through `POST /v1/payments/{id}/capture` once it checked the payment (`manual`,
+/// for accounts set to manual capture).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RazorpayCapture {
+    #[default]
+    Auto,
+    Manual,
+}
+
+impl From<RazorpayCapture> for ottsonly_core::payments::CaptureMode {
+    fn from(c: RazorpayCapture) -> Self {
+        match c {
+            RazorpayCapture::Auto => ottsonly_core::payments::CaptureMode::Auto,
+            RazorpayCapture::Manual => ottsonly_core::payments::CaptureMode::Manual,
+        }
+    }
 }
 
 impl RazorpaySettings {

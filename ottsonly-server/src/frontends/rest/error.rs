@@ -389,13 +389,23 @@ mod tests {
             (CoreError::NotFound { what: "order" }, 404, "not_found"),
             (CoreError::InsufficientBalance, 409, "insufficient_balance"),
             (CoreError::OtpCooldown { retry_after: Duration::from_millis(1500) }, 429, "otp_cooldown"),
+            (
+                CoreError::TopUpRateLimited { retry_after: Duration::from_millis(1500) },
+                429,
+                "topup_rate_limited",
+            ),
+            (CoreError::TooManyOpenTopUps { limit: 10 }, 429, "too_many_open_topups"),
+            (CoreError::PaymentNotCaptured, 409, "payment_not_captured"),
             (CoreError::PaymentsNotConfigured, 503, "payments_not_configured"),
             (CoreError::Internal("db exploded".into()), 500, "internal"),
         ];
         for (e, status, code) in cases {
             let r = ApiError::from(e).into_response();
             assert_eq!(r.status().as_u16(), status, "{code}");
-            if status == 429 {
+            if code == "too_many_open_topups" {
+                // No wait is known (paying or the horizon frees a slot): the envelope's minimum.
+                assert_eq!(r.headers().get("retry-after").unwrap(), "1");
+            } else if status == 429 {
                 assert_eq!(r.headers().get("retry-after").unwrap(), "2");
             }
         }

@@ -1,8 +1,9 @@
 //! `POST /webhooks/razorpay`: verifies the signature over the raw body, de-duplicates on
-//! `x-razorpay-event-id`, and hands captured payments to core's one credit path. Answers 200 for
-//! every event it has finished with (credited, duplicate, ignored, mismatch — the gateway must
-//! stop retrying those), 400 for a bad signature or body, 503 when payments are off or the
-//! store is unavailable (so the gateway retries later).
+//! `x-razorpay-event-id`, and hands payments to core's one credit path and refunds/disputes to
+//! core's record. Answers 200 for every event it has finished with (credited — late captures
+//! included —, duplicate, ignored, mismatch and held for refund, refund or dispute recorded: the
+//! gateway must stop retrying those), 400 for a bad signature or body, 503 when payments are off
+//! or the store or gateway is unavailable (so the gateway retries later).
 
 use super::error::envelope_response;
 use crate::adapters::razorpay::events::{WebhookEvent, parse_webhook};
@@ -57,6 +58,9 @@ impl RazorpayWebhook {
         }
         let event = match parse_webhook(&raw) {
             Ok(WebhookEvent::Captured(p)) => GatewayEvent::PaymentCaptured(p),
+            Ok(WebhookEvent::Authorized(p)) => GatewayEvent::PaymentAuthorized(p),
+            Ok(WebhookEvent::Refunded(r)) => GatewayEvent::Refunded(r),
+            Ok(WebhookEvent::Disputed(r)) => GatewayEvent::Disputed(r),
             Ok(WebhookEvent::Ignored(name)) => GatewayEvent::Other(name),
             Err(e) => return envelope_response(StatusCode::BAD_REQUEST, "invalid_body", &e, None),
         };
@@ -72,6 +76,8 @@ impl RazorpayWebhook {
                     EventOutcome::Duplicate => "duplicate",
                     EventOutcome::Ignored => "ignored",
                     EventOutcome::Mismatch => "amount_mismatch",
+                    EventOutcome::HeldForRefund => "held_for_refund",
+                    EventOutcome::Recorded => "recorded",
                     EventOutcome::UnknownOrder => "unknown_order",
                 };
                 tracing::info!(event_id, status, "razorpay webhook handled");

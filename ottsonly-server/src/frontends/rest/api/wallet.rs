@@ -38,14 +38,19 @@ impl WalletApi {
     }
 
     /// Start a top-up: creates a gateway order to pay at checkout (user, admin).
-    /// 503 `payments_not_configured` while no gateway is configured.
+    /// 503 `payments_not_configured` while no gateway is configured. 429 `too_many_open_topups`
+    /// when 10 unpaid top-ups are open, 429 `topup_rate_limited` (with `Retry-After`) after 5 in
+    /// a minute.
     #[oai(path = "/wallet/add-money", method = "post", operation_id = "create_topup")]
     async fn add_money(&self, auth: BearerAuth, body: Json<AddMoneyRequest>) -> ApiResult<Json<TopUpIntent>> {
         let amount = money("amount_paise", body.0.amount_paise)?;
         ok(self.0.app.wallet().create_topup(&auth.0, amount).await?.into())
     }
 
-    /// Confirm a checkout payment and credit the wallet, once per payment (user, admin).
+    /// Confirm a checkout payment and credit the wallet, once per payment (user, admin). Only a
+    /// payment Razorpay reports captured is credited (captured here first when the server is set
+    /// to manual capture), also after its top-up expired; 409 `payment_not_captured` while it is
+    /// only authorized (the webhook or reconciliation credits it once captured).
     #[oai(path = "/wallet/verify-payment", method = "post", operation_id = "verify_topup_payment")]
     async fn verify_payment(
         &self,

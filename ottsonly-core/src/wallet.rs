@@ -237,6 +237,11 @@ impl Wallet<'_> {
                 // The same request id replays only with the same user, direction and amount;
                 // anything else is a conflict, never a second adjustment.
                 if adj.request_id.is_some() {
+                    // The id is claimed in this unit, whatever the user or direction: of two racing
+                    // units, one commits and the other (SQLite's next writer, or a MongoDB write
+                    // conflict run again) finds the claim and the entry below. `false` means an
+                    // earlier unit claimed it; the lookup below then replays or refuses.
+                    tx.record_webhook_event(ADJUSTMENT_REQUESTS, reference, now).await?;
                     let refs = std::iter::once(reference).chain(legacy);
                     for r in refs {
                         for k in [EntryKind::Credit, EntryKind::Debit] {
@@ -373,8 +378,12 @@ impl Wallet<'_> {
         self.ctx
             .unit(|tx| {
                 Box::pin(async move {
-                    // Requests that raced past the first check queue here (SQLite serialises
-                    // units; on MongoDB two racing units may both pass: the limits are soft there).
+                    // A write to the user's row first: units creating top-ups for one user then
+                    // serialise on every backend (SQLite's one writer; a MongoDB write conflict
+                    // runs the later unit again), so the check below sees every racing intent.
+                    tx.credit_balance(&topup.user_id, Money::ZERO, self.ctx.now())
+                        .await?
+                        .ok_or(Error::NotFound { what: "user" })?;
                     self.check_topup_limits(&mut *tx, &topup.user_id).await?;
                     Ok(tx.insert_topup(topup).await?)
                 })
@@ -811,6 +820,8 @@ impl Wallet<'_> {
 
 /// Marks recorded once, in the webhook-event table (unique per source and id on every backend).
 const RECORDED_MARKER: &str = "ottsonly:recorded";
+/// The once-only marker source of admin adjustment request ids (the reference, `req:<id>`).
+const ADJUSTMENT_REQUESTS: &str = "ottsonly:adjustment";
 
 async fn list_topups(
     r: &mut dyn crate::store::StoreRead,

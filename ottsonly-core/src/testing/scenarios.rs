@@ -722,6 +722,66 @@ pub async fn concurrent_refunds_refund_once(ts: TestStore) {
     h.check_invariants().await;
 }
 
+/// 20 concurrent adjustments with one request id but other users, directions and amounts:
+/// exactly one applies; the others replay it (same values) or are refused as a reused id.
+pub async fn concurrent_adjustments_with_one_request_id_apply_once(ts: TestStore) {
+    let h = Arc::new(Harness::new(ts));
+    let admin = h.admin().await;
+    let a = h.user_with_role("+919876543210", Role::User).await;
+    let b = h.user_with_role("+919822222222", Role::User).await;
+    h.fund(&admin, &a.user_id, 10_000).await;
+    h.fund(&admin, &b.user_id, 10_000).await;
+    let tasks = (0..20).map(|i| {
+        let (h, admin) = (h.clone(), admin.clone());
+        let user = if i % 2 == 0 { a.user_id.clone() } else { b.user_id.clone() };
+        let direction = if i % 3 == 0 { Direction::Debit } else { Direction::Credit };
+        let adj = Adjustment {
+            user_id: user,
+            amount: money(100 + (i % 2) * 100),
+            direction,
+            reason: format!("race {i}"),
+            request_id: Some("one-request".into()),
+        };
+        tokio::spawn(async move { h.app.wallet().adjust(&admin, adj).await })
+    });
+    let results: Vec<_> = join_all(tasks).await.into_iter().map(|r| r.expect("join")).collect();
+    let applied: std::collections::HashSet<_> =
+        results.iter().filter_map(|r| r.as_ref().ok()).map(|e| e.id.clone()).collect();
+    assert_eq!(applied.len(), 1, "one adjustment, replayed at most: {results:?}");
+    assert!(
+        results.iter().filter_map(|r| r.as_ref().err()).all(|e| matches!(e, Error::IdempotencyKeyReused)),
+        "{results:?}"
+    );
+    let moved = (h.balance(&a.user_id).await - 10_000).abs() + (h.balance(&b.user_id).await - 10_000).abs();
+    assert!(moved == 100 || moved == 200, "exactly one adjustment moved money: {moved}");
+    h.check_invariants().await;
+}
+
+/// 20 concurrent top-up requests of one user against a limit of 10 open intents (and no
+/// per-minute cap): exactly 10 are created, on every backend.
+pub async fn concurrent_topups_respect_the_open_limit(ts: TestStore) {
+    let h = Arc::new(Harness::with_config(ts, |c| {
+        c.wallet.max_open_topups = 10;
+        c.wallet.topups_per_minute = 0;
+    }));
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let tasks = (0..20).map(|_| {
+        let (h, user) = (h.clone(), user.clone());
+        tokio::spawn(async move { h.app.wallet().create_topup(&user, money(1000)).await })
+    });
+    let results: Vec<_> = join_all(tasks).await.into_iter().map(|r| r.expect("join")).collect();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 10, "{results:?}");
+    assert!(
+        results.iter().filter_map(|r| r.as_ref().err()).all(|e| matches!(e, Error::TooManyOpenTopUps { .. })),
+        "{results:?}"
+    );
+    let mut r = h.ts.store.reader().await.unwrap();
+    let open = r.list_open_topups(h.app.now(), &Slice { before_id: None, limit: 100 }).await.unwrap();
+    assert_eq!(open.len(), 10);
+    drop(r);
+    h.check_invariants().await;
+}
+
 /// The headline invariant test: 200 concurrent purchases by 20 users with mixed balances against
 /// a product of stock 50 (30 of them pool credentials).
 // Wall time is read only to report how long the burst took, never to decide anything.
@@ -1976,6 +2036,8 @@ macro_rules! service_scenario_tests {
             idempotent_purchase_replays_and_detects_reuse,
             refund_happens_once_and_can_restock,
             concurrent_refunds_refund_once,
+            concurrent_adjustments_with_one_request_id_apply_once,
+            concurrent_topups_respect_the_open_limit,
             concurrent_purchases_keep_every_invariant,
             order_lists_paginate_newest_first,
             subscriptions_expire_by_the_clock,

@@ -1355,7 +1355,7 @@ pub async fn topup_late_capture_is_credited(ts: TestStore) {
 
 /// The masked form of a phone, as alerts carry it.
 fn masked(phone: &str) -> String {
-    crate::phone::PhoneNumber::parse(phone, Some("91")).expect("phone").masked()
+    crate::phone::PhoneNumber::parse(phone, Some("IN")).expect("phone").masked()
 }
 
 /// Razorpay auto-refunds a payment not captured within its window; until then an intent whose

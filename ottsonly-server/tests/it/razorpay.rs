@@ -559,7 +559,7 @@ fn event(name: &str, entities: &[(&str, &Value)]) -> String {
 }
 
 fn masked(phone: &str) -> String {
-    ottsonly_core::PhoneNumber::parse(phone, Some("91")).unwrap().masked()
+    ottsonly_core::PhoneNumber::parse(phone, Some("IN")).unwrap().masked()
 }
 
 async fn outbox_payloads(s: &Shop, kind: &str) -> Vec<Value> {

@@ -13,6 +13,8 @@
 # server of scripts/mongo-test-server.sh. Per-operation settings are in scripts/schemathesis.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 readonly SCHEMATHESIS_VERSION="4.32.5"
 readonly CACHE_DIR="${OTTSONLY_CACHE:-$HOME/.cache/ottsonly}"
@@ -55,27 +57,11 @@ server_binary() {
     ls -t target/release/ottsonly-server target/debug/ottsonly-server 2>/dev/null | head -n 1
 }
 
-free_port() {
-    python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
-}
-
 work_dir=""
 server_pid=""
 
 cleanup() {
-    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill "$server_pid" 2>/dev/null || true
-        for _ in $(seq 1 50); do
-            kill -0 "$server_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    stop_pid "$server_pid"
     [[ -n "$work_dir" ]] && rm -rf "$work_dir"
 }
 

@@ -14,6 +14,8 @@
 # OTTSONLY_TEST_MONGO_URI, runs the command, and always stops the server and removes the data
 # dir, exiting with the command's status.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 readonly SECANTUS_VERSION="0.7.0b3" # pre-release: pinned exactly
 readonly CACHE_DIR="${OTTSONLY_CACHE:-$HOME/.cache/ottsonly}"
@@ -42,15 +44,6 @@ install_server() {
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --pre \
         "SecantusDB==$SECANTUS_VERSION"
     [[ -x "$VENV/bin/secantusd-py" ]] || { log "secantusd-py missing after install"; exit 1; }
-}
-
-# Prints a loopback TCP port that was free a moment ago.
-free_port() {
-    python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
 }
 
 # True once the server answers a MongoDB `hello` on the port (an OP_MSG round trip, so a port
@@ -90,16 +83,8 @@ server_pid=""
 cmd_pid=""
 
 cleanup() {
-    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill "$server_pid" 2>/dev/null || true
-        # Give it a moment to close WiredTiger cleanly, then insist.
-        for _ in $(seq 1 50); do
-            kill -0 "$server_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    # A moment for a clean exit (the MongoDB-wire server closes its files), then insist.
+    stop_pid "$server_pid"
     if [[ -n "$data_dir" ]]; then
         rm -rf "$data_dir"
     fi

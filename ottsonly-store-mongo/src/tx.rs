@@ -98,6 +98,26 @@ impl MongoTx {
             .map(drop)
             .map_err(map_err)
     }
+
+    /// Guarded: `from` → `Paid` with the payment id (`Created` for a capture, `Expired` for a
+    /// late one).
+    async fn mark_paid_from(
+        &mut self,
+        from: TopUpStatus,
+        id: &TopUpId,
+        payment_id: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.take_turn(coll::TOPUPS, id.as_str())?;
+        let filter = doc! { (f::ID): id.as_str(), "status": from.as_str() };
+        let set = doc! {
+            "status": TopUpStatus::Paid.as_str(),
+            "gateway_payment_id": payment_id,
+            "paid_at": dt(now),
+            "updated_at": dt(now),
+        };
+        self.update_one(|c| &c.topups, filter, doc! { "$set": set }).await
+    }
 }
 
 fn money_of(d: Option<Document>, field: &str) -> StoreResult<Option<Money>> {
@@ -325,15 +345,7 @@ impl Tx for MongoTx {
     }
 
     async fn mark_topup_paid(&mut self, id: &TopUpId, payment_id: &str, now: Timestamp) -> StoreResult<bool> {
-        self.take_turn(coll::TOPUPS, id.as_str())?;
-        let filter = doc! { (f::ID): id.as_str(), "status": TopUpStatus::Created.as_str() };
-        let set = doc! {
-            "status": TopUpStatus::Paid.as_str(),
-            "gateway_payment_id": payment_id,
-            "paid_at": dt(now),
-            "updated_at": dt(now),
-        };
-        self.update_one(|c| &c.topups, filter, doc! { "$set": set }).await
+        self.mark_paid_from(TopUpStatus::Created, id, payment_id, now).await
     }
 
     async fn mark_expired_topup_paid(
@@ -342,15 +354,7 @@ impl Tx for MongoTx {
         payment_id: &str,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        self.take_turn(coll::TOPUPS, id.as_str())?;
-        let filter = doc! { (f::ID): id.as_str(), "status": TopUpStatus::Expired.as_str() };
-        let set = doc! {
-            "status": TopUpStatus::Paid.as_str(),
-            "gateway_payment_id": payment_id,
-            "paid_at": dt(now),
-            "updated_at": dt(now),
-        };
-        self.update_one(|c| &c.topups, filter, doc! { "$set": set }).await
+        self.mark_paid_from(TopUpStatus::Expired, id, payment_id, now).await
     }
 
     async fn close_topup(&mut self, id: &TopUpId, to: TopUpStatus, now: Timestamp) -> StoreResult<bool> {

@@ -26,6 +26,26 @@ impl SqliteTx {
         row.map(|r| sqlx::Row::try_get::<i64, _>(&r, 0).map_err(map_err)).transpose()
     }
 
+    /// Guarded: `from` → `Paid` with the payment id (`Created` for a capture, `Expired` for a
+    /// late one).
+    async fn mark_paid_from(
+        &mut self,
+        from: TopUpStatus,
+        id: &TopUpId,
+        payment_id: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "UPDATE topups SET status = 'paid', gateway_payment_id = ?1, paid_at = ?2, updated_at = ?2 \
+             WHERE id = ?3 AND status = ?4",
+        )
+        .bind(payment_id)
+        .bind(ms(now))
+        .bind(id.as_str())
+        .bind(from.as_str());
+        self.exec_one(q).await
+    }
+
     async fn returning_money(&mut self, q: Query<'_>) -> StoreResult<Option<Money>> {
         self.returning_i64(q)
             .await?
@@ -405,14 +425,7 @@ impl Tx for SqliteTx {
     }
 
     async fn mark_topup_paid(&mut self, id: &TopUpId, payment_id: &str, now: Timestamp) -> StoreResult<bool> {
-        let q = sqlx::query(
-            "UPDATE topups SET status = 'paid', gateway_payment_id = ?1, paid_at = ?2, updated_at = ?2 \
-             WHERE id = ?3 AND status = 'created'",
-        )
-        .bind(payment_id)
-        .bind(ms(now))
-        .bind(id.as_str());
-        self.exec_one(q).await
+        self.mark_paid_from(TopUpStatus::Created, id, payment_id, now).await
     }
 
     async fn mark_expired_topup_paid(
@@ -421,14 +434,7 @@ impl Tx for SqliteTx {
         payment_id: &str,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        let q = sqlx::query(
-            "UPDATE topups SET status = 'paid', gateway_payment_id = ?1, paid_at = ?2, updated_at = ?2 \
-             WHERE id = ?3 AND status = 'expired'",
-        )
-        .bind(payment_id)
-        .bind(ms(now))
-        .bind(id.as_str());
-        self.exec_one(q).await
+        self.mark_paid_from(TopUpStatus::Expired, id, payment_id, now).await
     }
 
     async fn close_topup(&mut self, id: &TopUpId, to: TopUpStatus, now: Timestamp) -> StoreResult<bool> {

@@ -28,6 +28,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+mod catalog_cache;
 pub mod checkout;
 pub mod config;
 pub mod crypto;

@@ -48,7 +48,7 @@ impl Orders<'_> {
     ) -> Result<Purchase> {
         actor.require(Action::CreateOrder)?;
         let key = &idempotency_key.map(|k| validate::key("idempotency_key", k)).transpose()?;
-        self.ctx.unit(|tx| Box::pin(self.purchase_once(tx, actor, product_id, key.as_deref()))).await
+        self.ctx.catalog_unit(|tx| Box::pin(self.purchase_once(tx, actor, product_id, key.as_deref()))).await
     }
 
     /// One run of the purchase unit.
@@ -264,7 +264,7 @@ impl Orders<'_> {
         actor.require(Action::RefundOrders)?;
         let reason = &validate::text("reason", reason, 500)?;
         self.ctx
-            .unit(|tx| {
+            .catalog_unit(|tx| {
                 Box::pin(async move {
                     let ctx = self.ctx;
                     let now = ctx.now();

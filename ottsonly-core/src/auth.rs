@@ -316,6 +316,12 @@ impl Auth<'_> {
     /// Checks an access token and loads the caller. The stored role, block flag and token version
     /// are authoritative, so a role change, block or logout-everywhere applies at once.
     pub async fn authenticate(&self, access_token: &str) -> Result<Actor> {
+        Ok(self.authenticate_user(access_token).await?.0)
+    }
+
+    /// [`Auth::authenticate`], also answering the user row it loaded (for "who am I" without a
+    /// second read).
+    pub async fn authenticate_user(&self, access_token: &str) -> Result<(Actor, User)> {
         let cfg = &self.ctx.config.auth;
         let key = DecodingKey::from_secret(cfg.jwt_secret()).map_err(|e| Error::Internal(e.to_string()))?;
         let mut v = Validation::new(Algorithm::HS256);
@@ -336,7 +342,7 @@ impl Auth<'_> {
         if user.is_blocked {
             return Err(Error::UserBlocked);
         }
-        Ok(Actor { user_id: user.id, role: user.role, joined_at: user.created_at })
+        Ok((Actor { user_id: user.id.clone(), role: user.role, joined_at: user.created_at }, user))
     }
 
     /// Exchanges a refresh token for a new pair. Each token works once: presenting a used one

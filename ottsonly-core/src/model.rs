@@ -272,6 +272,28 @@ pub struct NotificationView {
     pub created_at: Timestamp,
 }
 
+impl NotificationView {
+    /// A personal notification as one entry of the merged list.
+    pub fn personal(n: Notification) -> Self {
+        let Notification { id, user_id: _, kind, title, message, is_read, created_at } = n;
+        NotificationView { id, kind, title, message, is_read, is_broadcast: false, created_at }
+    }
+
+    /// A broadcast as one entry of the list of a reader who has (or has not) read it.
+    pub fn broadcast(b: Broadcast, is_read: bool) -> Self {
+        let Broadcast { id, audience: _, title, message, created_by: _, created_at } = b;
+        NotificationView {
+            id,
+            kind: NotificationKind::Broadcast,
+            title,
+            message,
+            is_read,
+            is_broadcast: true,
+            created_at,
+        }
+    }
+}
+
 /// Who is reading notifications: broadcasts are matched against role and join date.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recipient {

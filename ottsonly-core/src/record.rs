@@ -7,7 +7,6 @@
 //! keeps the original system's names), but it maps names, never values.
 
 use crate::error::StoreError;
-use crate::ids::*;
 use crate::model::*;
 use crate::money::Money;
 use crate::phone::PhoneNumber;
@@ -72,7 +71,7 @@ macro_rules! plain_fields {
 }
 
 plain_fields! {
-    String: text, |s| Value::Text(Cow::Borrowed(s));
+    String: text, |s| Value::text(s);
     i64: int, |n| Value::Int(*n);
     bool: boolean, |b| Value::Bool(*b);
     Vec<u8>: bytes, |b| Value::Bytes(b);
@@ -100,7 +99,7 @@ macro_rules! checked_fields {
 checked_fields! {
     u32: int, |n| u32::try_from(n), |v| Ok(Value::Int(i64::from(*v)));
     Money: int, |n| Money::from_paise(n), |v| Ok(Value::Int(v.paise()));
-    PhoneNumber: text, |s| PhoneNumber::from_e164(&s), |v| Ok(Value::Text(Cow::Borrowed(v.as_str())));
+    PhoneNumber: text, |s| PhoneNumber::from_e164(&s), |v| Ok(Value::text(v.as_str()));
     /// Kept as JSON text: an arbitrary JSON value does not survive every backend's own types
     /// (BSON has no integers above `i64::MAX` and forbids some keys), and the audit log must
     /// read back exactly what was written.
@@ -108,61 +107,26 @@ checked_fields! {
         |v| serde_json::to_string(v).map(|s| Value::Text(Cow::Owned(s))).map_err(StoreError::backend);
 }
 
-/// Ids are their strings; any string is an id (a wrong one finds nothing).
-macro_rules! id_fields {
-    ($($id:ty),+) => {$(
-        impl Field for $id {
-            fn read(f: &dyn Fields, name: &str) -> StoreResult<Self> {
-                f.text(name).map(<$id>::from_string)
-            }
-            fn value(&self) -> StoreResult<Value<'_>> {
-                Ok(Value::Text(Cow::Borrowed(self.as_str())))
-            }
-        }
-    )+};
+/// A value stored as one of its stable strings (an enum's `as_str`); an unknown one is corrupt.
+pub fn parsed<T>(f: &dyn Fields, name: &str, parse: fn(&str) -> Option<T>) -> StoreResult<T> {
+    let s = f.text(name)?;
+    parse(&s).ok_or_else(|| corrupt(name, format!("unknown value {s:?}")))
 }
 
-id_fields!(
-    UserId,
-    ProductId,
-    CredentialId,
-    OrderId,
-    SubscriptionId,
-    LedgerEntryId,
-    TopUpId,
-    NotificationId,
-    OutboxId,
-    RefreshTokenId,
-    AuditId
-);
-
-/// Enums are their stable strings (`as_str` / `parse`); an unknown one is corrupt.
-macro_rules! enum_fields {
-    ($($e:ty),+) => {$(
-        impl Field for $e {
-            fn read(f: &dyn Fields, name: &str) -> StoreResult<Self> {
-                let s = f.text(name)?;
-                <$e>::parse(&s).ok_or_else(|| corrupt(name, format!("unknown value {s:?}")))
-            }
-            fn value(&self) -> StoreResult<Value<'_>> {
-                Ok(Value::Text(Cow::Borrowed(self.as_str())))
-            }
-        }
-    )+};
+impl<'a> Value<'a> {
+    pub fn text(s: &'a str) -> Self {
+        Value::Text(Cow::Borrowed(s))
+    }
 }
 
-enum_fields!(
-    Role,
-    OrderStatus,
-    SubscriptionStatus,
-    CredentialStatus,
-    EntryKind,
-    ReferenceType,
-    TopUpStatus,
-    NotificationKind,
-    OutboxStatus,
-    Audience
-);
+impl Field for Audience {
+    fn read(f: &dyn Fields, name: &str) -> StoreResult<Self> {
+        parsed(f, name, Audience::parse)
+    }
+    fn value(&self) -> StoreResult<Value<'_>> {
+        Ok(Value::text(self.as_str()))
+    }
+}
 
 /// A record stored as one row or document of its own table or collection.
 pub trait Record: Sized {

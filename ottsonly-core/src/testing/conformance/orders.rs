@@ -21,13 +21,7 @@ pub async fn order_round_trip_and_idempotency_key(ts: TestStore) {
         updated_at: c.now(),
         ..c.order(&a, &p, None)
     };
-    in_tx!(c, |tx| {
-        tx.insert_order(&o1).await.unwrap();
-        tx.insert_order(&refunded).await.unwrap();
-    });
-    let mut r = c.read().await;
-    assert_eq!(r.get_order(&o1.id).await.unwrap(), Some(o1.clone()));
-    assert_eq!(r.get_order(&refunded.id).await.unwrap(), Some(refunded.clone()));
+    let mut r = write_and_read_back!(c, insert_order, get_order, o1, refunded);
     assert_eq!(r.get_order(&c.id()).await.unwrap(), None);
     assert_eq!(r.get_order_by_idempotency_key(&a.id, "key-1").await.unwrap(), Some(o1.clone()));
     assert_eq!(r.get_order_by_idempotency_key(&b.id, "key-1").await.unwrap(), None);

@@ -16,13 +16,7 @@ pub async fn topup_round_trip_and_unique_gateway_order(ts: TestStore) {
         updated_at: c.now(),
         ..c.topup(&u, "order_P")
     };
-    in_tx!(c, |tx| {
-        tx.insert_topup(&t1).await.unwrap();
-        tx.insert_topup(&paid).await.unwrap();
-    });
-    let mut r = c.read().await;
-    assert_eq!(r.get_topup(&t1.id).await.unwrap(), Some(t1.clone()));
-    assert_eq!(r.get_topup(&paid.id).await.unwrap(), Some(paid.clone()));
+    let mut r = write_and_read_back!(c, insert_topup, get_topup, t1, paid);
     assert_eq!(r.get_topup_by_gateway_order("order_A").await.unwrap(), Some(t1.clone()));
     assert_eq!(r.get_topup_by_gateway_order("order_P").await.unwrap(), Some(paid.clone()));
     assert_eq!(r.get_topup_by_gateway_order("order_B").await.unwrap(), None);

@@ -3,6 +3,7 @@
 //! Not a stable API.
 
 pub mod conformance;
+pub mod fixtures;
 pub mod gateway;
 pub mod harness;
 pub mod scenarios;

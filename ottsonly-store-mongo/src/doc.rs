@@ -211,6 +211,7 @@ pub(crate) fn broadcast_state_id(broadcast_id: &str, user_id: &str) -> Document 
 mod tests {
     use super::*;
     use ottsonly_core::ids::*;
+    use ottsonly_core::testing::records;
     use ottsonly_core::{PhoneNumber, StoreError};
 
     fn t(ms: i64) -> Timestamp {
@@ -233,33 +234,13 @@ mod tests {
         };
         assert_eq!(User::from_doc(&to_doc(&u).unwrap()).unwrap(), u);
 
-        let c = CredentialRecord {
-            id: CredentialId::from_string("c1"),
-            product_id: None,
-            sealed: vec![0, 255, 1],
-            status: CredentialStatus::Available,
-            subscription_id: Some(SubscriptionId::from_string("s1")),
-            created_at: t(3),
-            assigned_at: None,
-        };
+        let c = records::linked().cred;
         assert_eq!(CredentialRecord::from_doc(&to_doc(&c).unwrap()).unwrap(), c);
     }
 
     #[test]
     fn wrong_types_and_values_are_corrupt() {
-        let mut d = to_doc(&Product {
-            id: ProductId::from_string("p1"),
-            platform_name: "Netflix".into(),
-            plan_name: "Premium".into(),
-            description: String::new(),
-            price: Money::from_paise(100).unwrap(),
-            duration_days: 30,
-            stock: 3,
-            is_active: true,
-            created_at: t(0),
-            updated_at: t(0),
-        })
-        .unwrap();
+        let mut d = to_doc(&records::product("p1")).unwrap();
         // A small integer written by hand (Int32) is still an integer.
         d.insert(f::STOCK, 3i32);
         assert_eq!(Product::from_doc(&d).unwrap().stock, 3);

@@ -6,6 +6,7 @@ pub mod conformance;
 pub mod fixtures;
 pub mod gateway;
 pub mod harness;
+pub mod records;
 pub mod scenarios;
 
 use crate::ids::UserId;

@@ -394,6 +394,14 @@ impl Ctx {
         p
     }
 
+    /// Two customers (`a`, `b`), an admin and a product with stock 9: the cast of the order tests.
+    async fn seed_buyers(&self) -> (User, User, User, Product) {
+        let a = self.seed_user("+919811111111", Role::User).await;
+        let b = self.seed_user("+919822222222", Role::User).await;
+        let admin = self.seed_user("+919833333333", Role::Admin).await;
+        (a, b, admin, self.seed_product("Premium", 9, true).await)
+    }
+
     /// An order and its `PendingCredentials` subscription.
     async fn seed_subscription(&self, user: &User, product: &Product) -> Subscription {
         let o = self.order(user, product, None);

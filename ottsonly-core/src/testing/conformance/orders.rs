@@ -6,10 +6,7 @@ use super::*;
 /// idempotency_key)`), free for another user, and absent keys never collide.
 pub async fn order_round_trip_and_idempotency_key(ts: TestStore) {
     let c = Ctx::new(ts);
-    let a = c.seed_user("+919811111111", Role::User).await;
-    let b = c.seed_user("+919822222222", Role::User).await;
-    let admin = c.seed_user("+919833333333", Role::Admin).await;
-    let p = c.seed_product("Premium", 9, true).await;
+    let (a, b, admin, p) = c.seed_buyers().await;
 
     let o1 = c.order(&a, &p, Some("key-1"));
     c.advance(TimeDelta::seconds(5));
@@ -81,10 +78,7 @@ pub async fn order_refund_once(ts: TestStore) {
 /// list_orders filters by user and status, newest first, paginated.
 pub async fn list_orders_filters_and_paginates(ts: TestStore) {
     let c = Ctx::new(ts);
-    let a = c.seed_user("+919811111111", Role::User).await;
-    let b = c.seed_user("+919822222222", Role::User).await;
-    let admin = c.seed_user("+919833333333", Role::Admin).await;
-    let p = c.seed_product("Premium", 9, true).await;
+    let (a, b, admin, p) = c.seed_buyers().await;
     let a1 = c.order(&a, &p, Some("k1"));
     let b1 = c.order(&b, &p, Some("k1"));
     let a2 = c.order(&a, &p, None);

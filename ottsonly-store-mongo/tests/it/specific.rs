@@ -10,6 +10,15 @@ use ottsonly_store_mongo::uri_with_database as with_database;
 use ottsonly_store_mongo::{MongoStore, SetupError};
 use std::time::{Duration, Instant};
 
+/// Commits user `u1` in a unit of its own; returns its id.
+async fn seed_u1(store: &MongoStore) -> UserId {
+    let u = user("u1", "+919876543210");
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_user(&u).await.unwrap();
+    tx.commit().await.unwrap();
+    u.id
+}
+
 /// The setup error behind a failed `connect`.
 fn setup_error(r: StoreResult<MongoStore>) -> String {
     match r {
@@ -51,9 +60,7 @@ async fn connect_reports_a_wrong_replica_set_name() {
 async fn connect_is_idempotent_and_keeps_data() {
     let Some(store) = connect_fresh().await else { return };
     let _drop = DropDatabase(store.database().clone());
-    let mut tx = store.begin().await.unwrap();
-    tx.insert_user(&user("u1", "+919876543210")).await.unwrap();
-    tx.commit().await.unwrap();
+    seed_u1(&store).await;
 
     // Without the replicaSet option the driver discovers the replica set by itself.
     let uri = server_uri().expect("server");
@@ -139,9 +146,7 @@ async fn every_unique_rule_maps_to_its_constraint_name() {
 async fn a_failed_statement_aborts_the_unit() {
     let Some(store) = connect_fresh().await else { return };
     let _drop = DropDatabase(store.database().clone());
-    let mut tx = store.begin().await.unwrap();
-    tx.insert_user(&user("u1", "+919876543210")).await.unwrap();
-    tx.commit().await.unwrap();
+    seed_u1(&store).await;
 
     let mut tx = store.begin().await.unwrap();
     tx.insert_user(&user("u2", "+919876543211")).await.unwrap();
@@ -161,10 +166,7 @@ async fn a_write_conflict_between_processes_is_transient() {
     // A second store on the same database stands for another process.
     let uri = with_database(&server_uri().expect("server"), store.database_name());
     let other = MongoStore::connect(&uri).await.expect("second store");
-    let id = UserId::from_string("u1");
-    let mut tx = store.begin().await.unwrap();
-    tx.insert_user(&user("u1", "+919876543210")).await.unwrap();
-    tx.commit().await.unwrap();
+    let id = seed_u1(&store).await;
 
     let amount = Money::from_paise(100).unwrap();
     let mut first = store.begin().await.unwrap();
@@ -185,10 +187,7 @@ async fn a_write_conflict_between_processes_is_transient() {
 async fn units_of_one_process_take_turns_on_a_document() {
     let Some(store) = connect_fresh().await else { return };
     let _drop = DropDatabase(store.database().clone());
-    let id = UserId::from_string("u1");
-    let mut tx = store.begin().await.unwrap();
-    tx.insert_user(&user("u1", "+919876543210")).await.unwrap();
-    tx.commit().await.unwrap();
+    let id = seed_u1(&store).await;
 
     let amount = Money::from_paise(100).unwrap();
     let mut first = store.begin().await.unwrap();
@@ -219,9 +218,7 @@ async fn units_of_one_process_take_turns_on_a_document() {
 async fn undecodable_documents_are_corrupt() {
     let Some(store) = connect_fresh().await else { return };
     let _drop = DropDatabase(store.database().clone());
-    let mut tx = store.begin().await.unwrap();
-    tx.insert_user(&user("u1", "+919876543210")).await.unwrap();
-    tx.commit().await.unwrap();
+    seed_u1(&store).await;
 
     let users = store.database().collection::<mongodb::bson::Document>("users");
     users.update_one(doc! { "_id": "u1" }, doc! { "$set": { "role": "superuser" } }).await.unwrap();

@@ -6,7 +6,6 @@ use crate::ctx::{Ctx, UnitError, UnitResult};
 use crate::error::{Error, Result, StoreError, constraint};
 use crate::ids::{RefreshTokenId, UserId};
 use crate::model::{OtpRecord, RefreshToken, Role, Timestamp, User};
-use crate::money::Money;
 pub use crate::otp_sender::{LogOtpSender, OtpSender};
 use crate::phone::PhoneNumber;
 use chrono::TimeDelta;
@@ -254,7 +253,7 @@ impl Auth<'_> {
         let user = match tx.get_user_by_phone(phone).await? {
             Some(u) => u,
             None => {
-                let u = new_user(self.ctx, phone.clone(), Role::User, now);
+                let u = User::new(self.ctx.id(), phone.clone(), Role::User, now);
                 tx.insert_user(&u).await.map_err(phone_race)?;
                 u
             }
@@ -413,22 +412,6 @@ impl Auth<'_> {
                 })
             })
             .await
-    }
-}
-
-/// A new user with an empty wallet.
-pub(crate) fn new_user(ctx: &Ctx, phone: PhoneNumber, role: Role, now: Timestamp) -> User {
-    User {
-        id: ctx.id(),
-        phone,
-        name: None,
-        email: None,
-        role,
-        is_blocked: false,
-        token_version: 0,
-        wallet_balance: Money::ZERO,
-        created_at: now,
-        updated_at: now,
     }
 }
 

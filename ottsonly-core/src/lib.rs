@@ -10,6 +10,7 @@ pub mod ids;
 pub mod model;
 pub mod money;
 pub mod phone;
+pub mod record;
 pub mod store;
 
 #[cfg(feature = "testing")]

@@ -17,6 +17,8 @@ mod error;
 mod hot;
 mod read;
 mod schema;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tx;
 mod unique;
 mod uri;

@@ -1816,7 +1816,7 @@ pub async fn payments_not_configured(ts: TestStore) {
         .unwrap();
     let system = Actor::system(app.now());
     let u = app.users().set_role_by_phone(&system, "+919876543210", Role::User).await.unwrap();
-    let actor = Actor { user_id: u.id, role: u.role, joined_at: u.created_at };
+    let actor = Actor::of(&u);
     assert!(matches!(
         app.wallet().create_topup(&actor, money(1000)).await,
         Err(Error::PaymentsNotConfigured)

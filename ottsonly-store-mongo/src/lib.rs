@@ -17,6 +17,7 @@ mod error;
 mod hot;
 mod read;
 mod schema;
+mod telegram;
 mod tx;
 mod unique;
 mod uri;

@@ -1,0 +1,191 @@
+//! The Telegram shop's rules: who a Telegram account is (a stored link to one user, made by
+//! sharing one's own verified phone number), buying at the price the customer was shown, and the
+//! polling lease that lets exactly one server instance read the bot's updates.
+//!
+//! The bot front-end only parses updates and renders answers; everything it may do for a
+//! customer goes through here or the other services with the linked user as the [`Actor`].
+
+use crate::access::{Action, Actor};
+use crate::auth::{new_user, phone_race};
+use crate::ctx::Ctx;
+use crate::error::{Error, Result};
+use crate::ids::{ProductId, UserId};
+use crate::model::{Product, Role, Timestamp, User};
+use crate::money::Money;
+use crate::orders::Purchase;
+use chrono::TimeDelta;
+use std::time::Duration;
+
+/// A Telegram account linked to a user: one account links to one user, a user has at most one
+/// account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelegramLink {
+    pub telegram_user_id: i64,
+    pub user_id: UserId,
+    /// The private chat with the bot, where pushed messages go.
+    pub chat_id: i64,
+    pub linked_at: Timestamp,
+}
+
+/// A named polling lease with the bot's stored update offset (the next `getUpdates` offset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotLease {
+    pub name: String,
+    /// The instance that holds (or last held) the lease; `None` once released.
+    pub owner: Option<String>,
+    pub lease_until: Timestamp,
+    pub offset: i64,
+}
+
+/// What a purchase at a shown price came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShopPurchase {
+    /// Bought (or, for a repeated confirmation, the earlier purchase: `replayed`).
+    Bought(Purchase),
+    /// The product's price is no longer the one confirmed; nothing was charged.
+    PriceChanged { product: Product },
+}
+
+pub struct TelegramShop<'a> {
+    pub(crate) ctx: &'a Ctx,
+}
+
+/// A phone number as Telegram shares it: international digits, usually without the `+`.
+fn telegram_phone(raw: &str) -> String {
+    let t = raw.trim();
+    if t.starts_with('+') { t.to_string() } else { format!("+{t}") }
+}
+
+impl TelegramShop<'_> {
+    /// Logs a Telegram account in with a shared contact. Accepted only when the contact is the
+    /// sender's own (`contact_user_id == sender`, which Telegram verifies); the phone is parsed
+    /// as at every login, the user found or created by phone (so web and Telegram are one user),
+    /// and the link stored, moving it from another account or user if it existed. Blocked users
+    /// are refused and nothing is linked.
+    pub async fn login_with_contact(
+        &self,
+        sender: i64,
+        chat_id: i64,
+        contact_user_id: Option<i64>,
+        phone_raw: &str,
+    ) -> Result<User> {
+        if contact_user_id != Some(sender) {
+            return Err(Error::validation("contact", "share your own phone number, not someone else's"));
+        }
+        let phone = &crate::auth::Auth { ctx: self.ctx }.parse_phone(&telegram_phone(phone_raw))?;
+        self.ctx
+            .unit(|tx| {
+                Box::pin(async move {
+                    let now = self.ctx.now();
+                    let user = match tx.get_user_by_phone(phone).await? {
+                        Some(u) => u,
+                        None => {
+                            let u = new_user(self.ctx, phone.clone(), Role::User, now);
+                            tx.insert_user(&u).await.map_err(phone_race)?;
+                            u
+                        }
+                    };
+                    if user.is_blocked {
+                        return Err(Error::UserBlocked.into());
+                    }
+                    let link = TelegramLink {
+                        telegram_user_id: sender,
+                        user_id: user.id.clone(),
+                        chat_id,
+                        linked_at: now,
+                    };
+                    tx.link_telegram(&link).await?;
+                    Ok(user)
+                })
+            })
+            .await
+    }
+
+    /// The user a Telegram account acts as, loaded fresh (role and block are current): `None`
+    /// when the account is not linked, [`Error::UserBlocked`] when the user is blocked.
+    pub async fn actor(&self, telegram_user_id: i64) -> Result<Option<Actor>> {
+        let mut r = self.ctx.store.reader().await?;
+        let Some(link) = r.get_telegram_link(telegram_user_id).await? else { return Ok(None) };
+        let Some(user) = r.get_user(&link.user_id).await? else { return Ok(None) };
+        if user.is_blocked {
+            return Err(Error::UserBlocked);
+        }
+        Ok(Some(Actor { user_id: user.id, role: user.role, joined_at: user.created_at }))
+    }
+
+    /// The link of a user, if they have one.
+    pub async fn link_of(&self, user: &UserId) -> Result<Option<TelegramLink>> {
+        Ok(self.ctx.store.reader().await?.get_telegram_link_by_user(user).await?)
+    }
+
+    /// Unlinks the Telegram account; false if it was not linked.
+    pub async fn logout(&self, telegram_user_id: i64) -> Result<bool> {
+        self.ctx.unit(|tx| Box::pin(async move { Ok(tx.unlink_telegram(telegram_user_id).await?) })).await
+    }
+
+    /// Buys a product at the price the customer confirmed: the same unit of work as
+    /// [`crate::orders::Orders::purchase`], refused without a charge when the price changed since.
+    /// A confirmation seen before (same idempotency key) answers the first purchase.
+    pub async fn purchase_at(
+        &self,
+        actor: &Actor,
+        product_id: &ProductId,
+        confirmed_price: Money,
+        idempotency_key: &str,
+    ) -> Result<ShopPurchase> {
+        actor.require(Action::CreateOrder)?;
+        let key = &crate::validate::key("idempotency_key", idempotency_key)?;
+        let orders = crate::orders::Orders { ctx: self.ctx };
+        let orders = &orders;
+        self.ctx
+            .unit(|tx| {
+                Box::pin(async move {
+                    let seen = tx.get_order_by_idempotency_key(&actor.user_id, key).await?.is_some();
+                    if !seen
+                        && let Some(product) = tx.get_product(product_id).await?
+                        && product.price != confirmed_price
+                    {
+                        return Ok(ShopPurchase::PriceChanged { product });
+                    }
+                    Ok(ShopPurchase::Bought(orders.purchase_once(tx, actor, product_id, Some(key)).await?))
+                })
+            })
+            .await
+    }
+
+    /// Takes or renews the polling lease `name` for `owner` for `ttl`; the stored update offset
+    /// when held, `None` while another live instance holds it.
+    pub async fn acquire_poll_lease(&self, name: &str, owner: &str, ttl: Duration) -> Result<Option<i64>> {
+        let ttl = TimeDelta::from_std(ttl).map_err(|e| Error::Internal(e.to_string()))?;
+        self.ctx
+            .unit(|tx| {
+                Box::pin(async move {
+                    let now = self.ctx.now();
+                    if !tx.acquire_bot_lease(name, owner, now, now + ttl).await? {
+                        return Ok(None);
+                    }
+                    Ok(tx.get_bot_lease(name).await?.map(|l| l.offset))
+                })
+            })
+            .await
+    }
+
+    /// Stores the next update offset while `owner` holds the lease; false if it lost it.
+    pub async fn save_offset(&self, name: &str, owner: &str, offset: i64) -> Result<bool> {
+        self.ctx
+            .unit(|tx| {
+                Box::pin(async move { Ok(tx.set_bot_offset(name, owner, offset, self.ctx.now()).await?) })
+            })
+            .await
+    }
+
+    /// Hands the lease back (at shutdown), so another instance can poll at once.
+    pub async fn release_poll_lease(&self, name: &str, owner: &str) -> Result<bool> {
+        self.ctx.unit(|tx| Box::pin(async move { Ok(tx.release_bot_lease(name, owner).await?) })).await
+    }
+
+    /// The lease as stored (for `/health` and tests).
+    pub async fn poll_lease(&self, name: &str) -> Result<Option<BotLease>> {
+        Ok(self.ctx.store.reader().await?.get_bot_lease(name).await?)
+    }
+}

@@ -18,7 +18,9 @@
 //!
 //! * [`rest`]: the JSON REST API with its OpenAPI document, Swagger UI, metrics and the Razorpay
 //!   webhook.
-//! * Next: `telegram_shop/` (a Telegram bot where users browse and buy) and `web/` (the web
-//!   storefront and the admin console), both over the same core handle.
+//! * [`telegram_shop`]: the Telegram bot where customers log in, browse, buy and read their
+//!   subscriptions.
+//! * Next: `web/` (the web storefront and the admin console), over the same core handle.
 
 pub mod rest;
+pub mod telegram_shop;

@@ -30,8 +30,17 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         dev_secrets,
     };
     let telegram = settings.telegram.setup();
+    let shop_setup = settings.telegram.shop_setup();
+    let integrations = Integrations::new(&telegram, settings.sms.provider).with_shop_bot(&shop_setup);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut shop_bot = super::shop_bot::start(&app, shop_setup, stop_rx.clone()).await?;
     // `GET /health` reports what the integrations do.
-    let endpoint = build_app(app.clone(), options).data(Integrations::new(&telegram, settings.sms.provider));
+    let rest = build_app(app.clone(), options);
+    let endpoint = match shop_bot.as_mut().and_then(|b| b.webhook.take()) {
+        Some((path, hook)) => poem::Route::new().at(path, hook).nest("/", rest).boxed(),
+        None => rest.boxed(),
+    }
+    .data(integrations);
     let acceptor =
         TcpListener::bind(bind).into_acceptor().await.with_context(|| format!("cannot listen on {bind}"))?;
     let local = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied());
@@ -39,7 +48,6 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     // Tests and operators read this line to learn the port when binding to port 0.
     tracing::info!(addr = %addr, "listening");
 
-    let (stop_tx, stop_rx) = watch::channel(false);
     let reconcile_every = Duration::from_secs(settings.razorpay_reconcile_every_s.max(10));
     let tasks = Tasks::start(&app, telegram, reconcile_every, stop_rx)?;
     let timeout = Duration::from_secs(settings.shutdown_timeout_s);
@@ -48,6 +56,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await;
     let _ = stop_tx.send(true);
     tasks.join().await;
+    if let Some(bot) = shop_bot {
+        bot.join().await;
+    }
     result.context("server failed")?;
     tracing::info!("stopped");
     Ok(())

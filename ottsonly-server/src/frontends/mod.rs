@@ -18,9 +18,12 @@
 //!
 //! * [`rest`]: the JSON REST API with its OpenAPI document, Swagger UI, metrics and the Razorpay
 //!   webhook.
-//! * [`telegram_shop`]: the Telegram bot where customers log in, browse, buy and read their
-//!   subscriptions.
+//! * [`checkout`]: the checkout page of a top-up (`/pay/{id}?t=TOKEN`), which the other
+//!   front-ends link to: Razorpay Checkout for one stored top-up without a bearer token.
+//! * [`telegram_shop`]: the Telegram bot where customers log in, browse, buy, top up and read
+//!   their subscriptions.
 //! * Next: `web/` (the web storefront and the admin console), over the same core handle.
 
+pub mod checkout;
 pub mod rest;
 pub mod telegram_shop;

@@ -10,6 +10,7 @@ pub mod secrets;
 pub mod serve;
 pub mod settings;
 pub mod shop_bot;
+pub mod site;
 pub mod store;
 pub mod tasks;
 pub mod telemetry;

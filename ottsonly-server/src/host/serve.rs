@@ -3,8 +3,10 @@
 
 use super::bootstrap::open_core_reporting;
 use super::settings::Settings;
+use super::site::{SiteOptions, build_site};
 use super::tasks::Tasks;
-use crate::frontends::rest::{BodyLimits, HttpOptions, Integrations, build_app};
+use crate::frontends::checkout::CheckoutOptions;
+use crate::frontends::rest::{BodyLimits, HttpOptions, Integrations};
 use anyhow::Context;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{EndpointExt, Server};
@@ -28,17 +30,20 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         metrics_token: settings.metrics_token.clone(),
         environment: settings.env,
         dev_secrets,
+        public_url: settings.public_url.clone(),
     };
     let telegram = settings.telegram.setup();
     let shop_setup = settings.telegram.shop_setup();
     let integrations = Integrations::new(&telegram, settings.sms.provider).with_shop_bot(&shop_setup);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut shop_bot = super::shop_bot::start(&app, shop_setup, stop_rx.clone()).await?;
+    let mut shop_bot =
+        super::shop_bot::start(&app, shop_setup, &settings.public_url, stop_rx.clone()).await?;
     // `GET /health` reports what the integrations do.
-    let rest = build_app(app.clone(), options);
+    let site = SiteOptions { rest: options, checkout: CheckoutOptions::default() };
+    let site = build_site(app.clone(), site);
     let endpoint = match shop_bot.as_mut().and_then(|b| b.webhook.take()) {
-        Some((path, hook)) => poem::Route::new().at(path, hook).nest("/", rest).boxed(),
-        None => rest.boxed(),
+        Some((path, hook)) => poem::Route::new().at(path, hook).nest("/", site).boxed(),
+        None => site.boxed(),
     }
     .data(integrations);
     let acceptor =

@@ -29,12 +29,15 @@ impl ShopBotRun {
 pub async fn start(
     app: &Ottsonly,
     setup: ShopSetup,
+    public_url: &str,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Option<ShopBotRun>> {
     let ShopSetup::On { bot_token, api_url, webhook } = setup else {
         return Ok(None);
     };
-    let bot = ShopBot::new(app.clone(), ShopBotOptions::new(bot_token, api_url))?;
+    let mut options = ShopBotOptions::new(bot_token, api_url);
+    options.public_url = public_url.to_string();
+    let bot = ShopBot::new(app.clone(), options)?;
     match webhook {
         None => {
             let task = tokio::spawn(bot.run(async move {

@@ -72,7 +72,13 @@ fn describe_markup(body: &Value) -> String {
         let labels: Vec<String> = rows
             .iter()
             .flat_map(|r| r.as_array().cloned().unwrap_or_default())
-            .map(|b| format!("[{} → {}]", b["text"].as_str().unwrap_or(""), b["callback_data"].as_str().unwrap_or("")))
+            .map(|b| {
+                format!(
+                    "[{} → {}]",
+                    b["text"].as_str().unwrap_or(""),
+                    b["callback_data"].as_str().unwrap_or("")
+                )
+            })
             .collect();
         if labels.is_empty() { String::new() } else { format!("\n      buttons: {}", labels.join(" ")) }
     } else if let Some(rows) = m["keyboard"].as_array() {
@@ -80,7 +86,8 @@ fn describe_markup(body: &Value) -> String {
             .iter()
             .flat_map(|r| r.as_array().cloned().unwrap_or_default())
             .map(|b| {
-                let contact = if b["request_contact"].as_bool() == Some(true) { " (request_contact)" } else { "" };
+                let contact =
+                    if b["request_contact"].as_bool() == Some(true) { " (request_contact)" } else { "" };
                 format!("[{}{contact}]", b["text"].as_str().unwrap_or(""))
             })
             .collect();
@@ -124,12 +131,20 @@ fn describe_update(u: &Value) -> String {
 
 impl FakeBotApi {
     pub fn start(token: &str) -> FakeBotApi {
-        let state = Arc::new(Mutex::new(State { next_update: 1, next_message: 500, next_user_message: 100, ..State::default() }));
+        let state = Arc::new(Mutex::new(State {
+            next_update: 1,
+            next_message: 500,
+            next_user_message: 100,
+            ..State::default()
+        }));
         let s = state.clone();
         let prefix = format!("/tg/bot{token}/");
         let http = FakeHttp::start(move |req: &Recorded| {
             let Some(method) = req.path.strip_prefix(prefix.as_str()).map(|m| m.to_ascii_lowercase()) else {
-                return Reply::Json(404, json!({ "ok": false, "error_code": 404, "description": "Not Found" }));
+                return Reply::Json(
+                    404,
+                    json!({ "ok": false, "error_code": 404, "description": "Not Found" }),
+                );
             };
             let body = req.json();
             let mut st = s.lock().expect("lock");
@@ -137,8 +152,12 @@ impl FakeBotApi {
                 "getupdates" => {
                     let offset = body["offset"].as_i64().unwrap_or(0);
                     st.offsets.push(offset);
-                    let out: Vec<Value> =
-                        st.updates.iter().filter(|u| u["update_id"].as_i64().unwrap_or(0) >= offset).cloned().collect();
+                    let out: Vec<Value> = st
+                        .updates
+                        .iter()
+                        .filter(|u| u["update_id"].as_i64().unwrap_or(0) >= offset)
+                        .cloned()
+                        .collect();
                     for u in &out {
                         let id = u["update_id"].as_i64().unwrap_or(0);
                         if id > st.shown {
@@ -154,8 +173,13 @@ impl FakeBotApi {
                     st.next_message += 1;
                     let chat = body["chat_id"].as_i64().unwrap_or(0);
                     let text = body["text"].as_str().unwrap_or("");
-                    let protect = if body["protect_content"].as_bool() == Some(true) { " (protect_content)" } else { "" };
-                    let line = format!("← sendMessage #{id} to {chat}{protect}: {text:?}{}", describe_markup(&body));
+                    let protect = if body["protect_content"].as_bool() == Some(true) {
+                        " (protect_content)"
+                    } else {
+                        ""
+                    };
+                    let line =
+                        format!("← sendMessage #{id} to {chat}{protect}: {text:?}{}", describe_markup(&body));
                     st.transcript.push(line);
                     (message(id, chat, text), Some(id))
                 }
@@ -163,7 +187,8 @@ impl FakeBotApi {
                     let id = body["message_id"].as_i64().unwrap_or(0);
                     let chat = body["chat_id"].as_i64().unwrap_or(0);
                     let text = body["text"].as_str().unwrap_or("");
-                    let line = format!("← editMessageText #{id} in {chat}: {text:?}{}", describe_markup(&body));
+                    let line =
+                        format!("← editMessageText #{id} in {chat}: {text:?}{}", describe_markup(&body));
                     st.transcript.push(line);
                     (message(id, chat, text), Some(id))
                 }
@@ -185,7 +210,12 @@ impl FakeBotApi {
                     (json!(true), None)
                 }
                 "deletewebhook" | "setwebhook" => (json!(true), None),
-                _ => return Reply::Json(404, json!({ "ok": false, "error_code": 404, "description": "Not Found: method not found" })),
+                _ => {
+                    return Reply::Json(
+                        404,
+                        json!({ "ok": false, "error_code": 404, "description": "Not Found: method not found" }),
+                    );
+                }
             };
             st.calls.push((method, body, message_id));
             Reply::Json(200, json!({ "ok": true, "result": result }))

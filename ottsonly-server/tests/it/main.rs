@@ -6,6 +6,7 @@ mod support;
 mod admin;
 mod auth;
 mod catalog;
+mod checkout;
 mod cli;
 mod e2e;
 mod errors;

@@ -34,12 +34,12 @@ struct Scene {
 
 async fn scene(backend: Backend) -> Option<Scene> {
     let (t, guard) = match backend {
-        Backend::Sqlite => (TestApp::new().await, None),
+        Backend::Sqlite => (TestApp::builder().gateway().build().await, None),
         Backend::Mongo => {
             let uri = crate::mongo::server_uri()?;
             let (store, guard) = crate::mongo::fresh_store(&uri).await;
             let g: Box<dyn std::any::Any + Send + Sync> = Box::new(guard);
-            (TestApp::builder().store(store).build().await, Some(g))
+            (TestApp::builder().gateway().store(store).build().await, Some(g))
         }
     };
     let admin = t.token(ADMIN, Role::Admin).await;
@@ -92,7 +92,8 @@ impl Scene {
 
     async fn set_price(&self, id: &ProductId, paise: i64) {
         let system = Actor::system(self.t.app.now());
-        let patch = ProductPatch { price: Some(Money::from_paise(paise).unwrap()), ..ProductPatch::default() };
+        let patch =
+            ProductPatch { price: Some(Money::from_paise(paise).unwrap()), ..ProductPatch::default() };
         self.t.app.catalog().update(&system, id, patch).await.expect("price change");
     }
 
@@ -144,7 +145,11 @@ async fn whole_flow(backend: Backend) {
     s.tg.text(ALICE, "/shop");
     pass(&bot).await;
     let shop = s.tg.last(ALICE);
-    assert!(shop.buttons().iter().any(|(l, _)| l.contains("Netflix Premium · ₹499.50")), "{:?}", shop.buttons());
+    assert!(
+        shop.buttons().iter().any(|(l, _)| l.contains("Netflix Premium · ₹499.50")),
+        "{:?}",
+        shop.buttons()
+    );
     let (list, view) = s.tg.button(ALICE, "Netflix Premium");
     assert_eq!(view, format!("v:{product}"));
     s.tg.tap(ALICE, list, &view);
@@ -199,11 +204,13 @@ async fn whole_flow(backend: Backend) {
     s.tg.raw(|id| json!({ "update_id": id, "edited_message": {
         "message_id": 1, "date": 1, "edit_date": 2, "chat": { "id": ALICE, "type": "private", "first_name": "T" },
         "from": { "id": ALICE, "is_bot": false, "first_name": "A" }, "text": "/shop" } }));
-    s.tg.raw(|id| json!({ "update_id": id, "message": {
+    s.tg.raw(|id| {
+        json!({ "update_id": id, "message": {
         "message_id": 2, "date": 1, "chat": { "id": ALICE, "type": "private", "first_name": "T" },
         "from": { "id": ALICE, "is_bot": false, "first_name": "A" },
         "sticker": { "file_id": "f", "file_unique_id": "u", "type": "regular", "width": 1, "height": 1,
-                     "is_animated": false, "is_video": false } } }));
+                     "is_animated": false, "is_video": false } } })
+    });
     s.tg.raw(|id| json!({ "update_id": id, "something_new": { "x": 1 } }));
     s.tg.tap(ALICE, 1, "not-ours");
     s.tg.tap(ALICE, confirm_msg, &format!("k:{product}:49950"));
@@ -251,7 +258,10 @@ async fn double_tap_buys_once(backend: Backend) {
     assert_eq!(s.balance(&alice).await, 70_000);
     let results: Vec<String> =
         s.tg.messages(ALICE).iter().filter(|c| c.message_id == Some(msg)).map(|c| c.text()).collect();
-    assert!(results.iter().filter(|t| t.contains("confirmed")).count() == 3, "every tap names the order: {results:?}");
+    assert!(
+        results.iter().filter(|t| t.contains("confirmed")).count() == 3,
+        "every tap names the order: {results:?}"
+    );
     // A new confirmation is a new purchase.
     let (msg2, confirm2) = s.to_confirmation(&bot, ALICE, "Netflix").await;
     assert_ne!(msg, msg2);
@@ -330,7 +340,11 @@ async fn stale_button_after_a_price_change_charges_nothing(backend: Backend) {
     s.tg.tap(ALICE, msg, &confirm);
     pass(&bot).await;
     let refused = s.tg.last(ALICE);
-    assert!(refused.text().contains("changed to ₹250") && refused.text().contains("Nothing was charged"), "{}", refused.text());
+    assert!(
+        refused.text().contains("changed to ₹250") && refused.text().contains("Nothing was charged"),
+        "{}",
+        refused.text()
+    );
     assert_eq!(s.orders(&alice).await, 0);
     assert_eq!(s.balance(&alice).await, 100_000);
     // An old "Buy for ₹200" shows the new price instead of a confirmation.
@@ -353,7 +367,11 @@ async fn stale_button_after_a_price_change_charges_nothing(backend: Backend) {
     s.tg.tap(BOB, m, &confirm);
     pass(&bot).await;
     let low = s.tg.last(BOB);
-    assert!(low.text().contains("too low") && low.buttons().iter().any(|(l, _)| l == "Top up"), "{:?}", low.body);
+    assert!(
+        low.text().contains("too low") && low.buttons().iter().any(|(l, _)| l == "Top up"),
+        "{:?}",
+        low.body
+    );
     assert_eq!(s.balance(&poor).await, 100);
     s.fund(&poor.user_id, 100_000).await;
     s.tg.tap(BOB, m, &confirm);
@@ -361,7 +379,11 @@ async fn stale_button_after_a_price_change_charges_nothing(backend: Backend) {
     assert!(s.tg.last(BOB).text().contains("confirmed"));
     s.tg.text(BOB, "/shop");
     pass(&bot).await;
-    assert!(s.tg.last(BOB).buttons().iter().any(|(l, _)| l == "Netflix Premium · sold out"), "{:?}", s.tg.last(BOB).buttons());
+    assert!(
+        s.tg.last(BOB).buttons().iter().any(|(l, _)| l == "Netflix Premium · sold out"),
+        "{:?}",
+        s.tg.last(BOB).buttons()
+    );
     // A "Buy" drawn while it was in stock.
     s.tg.tap(BOB, m, &format!("b:{product}:25000"));
     pass(&bot).await;
@@ -388,7 +410,10 @@ async fn a_429_is_honoured(backend: Backend) {
     pass(&bot).await;
     let tries: Vec<_> = s.tg.http.requests().into_iter().filter(|r| r.text().contains("Welcome")).collect();
     assert_eq!(tries.iter().map(|r| r.status).collect::<Vec<_>>(), [Some(429), Some(200)]);
-    assert!(tries[1].at.duration_since(tries[0].at) >= Duration::from_secs(1), "sent again before retry_after");
+    assert!(
+        tries[1].at.duration_since(tries[0].at) >= Duration::from_secs(1),
+        "sent again before retry_after"
+    );
     assert_eq!(s.tg.messages(ALICE).len(), 1);
     // getUpdates answered 429: the pass reports the pause and handles nothing.
     s.tg.http.script(
@@ -462,11 +487,20 @@ async fn webhook_checks_the_secret(backend: Backend) {
     let r = cli.post("/").header("x-telegram-bot-api-secret-token", "wrong").body_json(&update).send().await;
     r.assert_status(poem::http::StatusCode::UNAUTHORIZED);
     assert!(s.tg.messages(ALICE).is_empty());
-    let r =
-        cli.post("/").header("x-telegram-bot-api-secret-token", "0123456789abcdef-secret").body_json(&update).send().await;
+    let r = cli
+        .post("/")
+        .header("x-telegram-bot-api-secret-token", "0123456789abcdef-secret")
+        .body_json(&update)
+        .send()
+        .await;
     r.assert_status_is_ok();
     assert!(s.tg.last(ALICE).text().contains("/shop"), "{}", s.tg.last(ALICE).text());
-    let r = cli.post("/").header("x-telegram-bot-api-secret-token", "0123456789abcdef-secret").body("{nonsense").send().await;
+    let r = cli
+        .post("/")
+        .header("x-telegram-bot-api-secret-token", "0123456789abcdef-secret")
+        .body("{nonsense")
+        .send()
+        .await;
     r.assert_status_is_ok();
 }
 
@@ -494,6 +528,42 @@ async fn staff_see_pending_read_only(backend: Backend) {
     assert!(texts[1].contains("Waiting for a login") && texts[1].contains("Netflix Premium"), "{texts:?}");
     assert!(texts[0].contains("no wallet"), "{texts:?}");
     assert!(s.tg.messages(BOB).iter().all(|c| c.buttons().is_empty() || !c.text().contains("Waiting")));
+}
+
+/// "Top up" creates the gateway order through core and links to the checkout page, which shows
+/// the stored amount; a forged token is refused there.
+async fn topup_links_to_the_checkout_page(backend: Backend) {
+    let Some(s) = scene(backend).await else { return };
+    let bot = s.bot("instance-1");
+    let alice = s.login(&bot, ALICE, USER).await;
+    s.tg.text(ALICE, "/wallet");
+    pass(&bot).await;
+    let labels: Vec<String> = s.tg.last(ALICE).buttons().into_iter().map(|(l, _)| l).collect();
+    assert_eq!(labels, ["Top up ₹100", "Top up ₹500", "Top up ₹1000", "Other amount"]);
+    let (m, five_hundred) = s.tg.button(ALICE, "Top up ₹500");
+    s.tg.tap(ALICE, m, &five_hundred);
+    s.tg.text(ALICE, "/topup 250.50");
+    s.tg.text(ALICE, "/topup lots");
+    pass(&bot).await;
+    let msgs = s.tg.messages(ALICE);
+    let n = msgs.len();
+    let link = |c: &crate::fake_bot::Call| {
+        let text = c.text();
+        let url = text.lines().last().unwrap_or_default().to_string();
+        assert_eq!(c.body["reply_markup"]["inline_keyboard"][0][0]["url"].as_str(), Some(url.as_str()));
+        url.strip_prefix("http://127.0.0.1:8000").unwrap_or_else(|| panic!("{url}")).to_string()
+    };
+    let (five, two) = (link(&msgs[n - 3]), link(&msgs[n - 2]));
+    assert!(msgs[n - 1].text().contains("Send /topup AMOUNT"), "{}", msgs[n - 1].text());
+    let page = crate::support::into_resp(s.t.cli.get(&five).send().await).await.expect(200);
+    assert!(page.text.contains("₹500.00") || page.text.contains("₹500"), "{}", page.text);
+    assert!(page.text.contains("data-amount=\"50000\""), "{}", page.text);
+    let page = crate::support::into_resp(s.t.cli.get(&two).send().await).await.expect(200);
+    assert!(page.text.contains("data-amount=\"25050\""), "{}", page.text);
+    let forged = format!("{}0", five.trim_end_matches(|c: char| c.is_ascii_hexdigit()));
+    crate::support::into_resp(s.t.cli.get(&forged).send().await).await.expect(403);
+    let topups = s.t.app.wallet().transactions(&alice, &PageRequest::first(5)).await.unwrap();
+    assert!(topups.items.is_empty(), "nothing is credited before payment");
 }
 
 /// One test per case and backend.
@@ -524,4 +594,5 @@ both_backends!(
     restart_resumes_from_the_stored_offset,
     webhook_checks_the_secret,
     staff_see_pending_read_only,
+    topup_links_to_the_checkout_page,
 );

@@ -49,6 +49,8 @@ pub struct ShopBotOptions {
     pub overall_per_second: u32,
     /// How many 429 answers one call waits out before giving up.
     pub max_rate_limited: u32,
+    /// The server's public base URL, for checkout links (`OTTSONLY_PUBLIC_URL`).
+    pub public_url: String,
 }
 
 impl std::fmt::Debug for ShopBotOptions {
@@ -79,6 +81,7 @@ impl ShopBotOptions {
             per_chat_interval: Duration::from_secs(1),
             overall_per_second: 30,
             max_rate_limited: 3,
+            public_url: "http://127.0.0.1:8000".into(),
         }
     }
 }
@@ -430,6 +433,15 @@ impl ShopBot {
                     self.notifications(&from, &a).await;
                 }
             }
+            "topup" => {
+                if let Some(a) = self.actor(&from).await {
+                    let arg = text.split_whitespace().nth(1).unwrap_or("");
+                    match render::parse_rupees(arg) {
+                        Some(amount) => self.topup(&from, &a, amount).await,
+                        None => self.topup_help(&from).await,
+                    }
+                }
+            }
             "pending" => {
                 if let Some(a) = self.actor(&from).await {
                     self.pending(&from, &a).await;
@@ -510,9 +522,59 @@ impl ShopBot {
             (Err(e), _) | (_, Err(e)) => return self.failed(from.chat, &e).await,
         };
         let text = render::wallet(balance, &entries);
+        let kb = render::topup_buttons();
         match edit {
-            Some(id) => self.edit(from.chat, id, text, render::keyboard(vec![])).await,
-            None => self.send(from.chat, text, None).await,
+            Some(id) => self.edit(from.chat, id, text, kb).await,
+            None => self.send(from.chat, text, Some(ReplyMarkup::InlineKeyboard(kb))).await,
+        }
+    }
+
+    async fn topup_help(&self, from: &From) {
+        let cfg = &self.app.config().wallet;
+        let text = format!(
+            "Send /topup AMOUNT in rupees, from {} to {}, e.g. /topup 250",
+            rupees(cfg.topup_min),
+            rupees(cfg.topup_max)
+        );
+        self.send(from.chat, text, None).await;
+    }
+
+    /// Creates the gateway order through core and sends the link to the checkout page.
+    async fn topup(&self, from: &From, a: &Actor, amount: ottsonly_core::Money) {
+        match self.app.wallet().create_topup(a, amount).await {
+            Ok(intent) => {
+                let link = crate::common::links::checkout_url(
+                    &self.options.public_url,
+                    &intent.topup.id,
+                    &intent.checkout_token,
+                );
+                let text = format!(
+                    "Top-up of {} ready. Pay on the checkout page; your wallet is credited when the payment is captured.",
+                    rupees(amount)
+                );
+                let kb = match link.parse::<Url>() {
+                    Ok(url) => render::keyboard(vec![vec![teloxide::types::InlineKeyboardButton::url(
+                        format!("Pay {}", rupees(amount)),
+                        url,
+                    )]]),
+                    Err(_) => render::keyboard(vec![]),
+                };
+                let text = format!("{text}\n{link}");
+                self.send(from.chat, text, Some(ReplyMarkup::InlineKeyboard(kb))).await;
+            }
+            Err(Error::Validation { .. }) => self.topup_help(from).await,
+            Err(Error::Forbidden) => self.send(from.chat, "Your role has no wallet.", None).await,
+            Err(Error::PaymentsNotConfigured) => {
+                self.send(from.chat, "Top-ups are not available right now.", None).await
+            }
+            Err(e @ (Error::TooManyOpenTopUps { .. } | Error::TopUpRateLimited { .. })) => {
+                self.send(from.chat, format!("{e}."), None).await
+            }
+            Err(Error::PaymentGatewayUnavailable(_)) => {
+                self.send(from.chat, "The payment gateway is not answering; please try again shortly.", None)
+                    .await
+            }
+            Err(e) => self.failed(from.chat, &e).await,
         }
     }
 
@@ -621,7 +683,8 @@ impl ShopBot {
                 }
                 Err(e) => self.failed(chat, &e).await,
             },
-            Callback::Assign(_) => self.send(chat, "Assign logins in the admin console.", None).await,
+            Callback::TopUp(amount) => self.topup(&from, &actor, amount).await,
+            Callback::TopUpOther => self.topup_help(&from).await,
         }
     }
 

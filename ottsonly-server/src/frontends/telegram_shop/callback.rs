@@ -26,8 +26,10 @@ pub enum Callback {
     ShowLogin(SubscriptionId),
     /// "Mark all read".
     ReadAll,
-    /// Admin: give a waiting subscription the next pooled login.
-    Assign(SubscriptionId),
+    /// Top up this amount (a checkout link).
+    TopUp(Money),
+    /// "Other amount": how to ask for one.
+    TopUpOther,
 }
 
 impl Callback {
@@ -41,7 +43,8 @@ impl Callback {
             Callback::Wallet => "w".into(),
             Callback::ShowLogin(s) => format!("l:{s}"),
             Callback::ReadAll => "n".into(),
-            Callback::Assign(s) => format!("a:{s}"),
+            Callback::TopUp(m) => format!("t:{}", m.paise()),
+            Callback::TopUpOther => "t".into(),
         };
         debug_assert!(s.len() <= MAX_DATA, "callback data too long: {s}");
         s
@@ -76,7 +79,8 @@ impl Callback {
             ("w", "") => Callback::Wallet,
             ("l", s) => Callback::ShowLogin(SubscriptionId::from_string(id(s)?)),
             ("n", "") => Callback::ReadAll,
-            ("a", s) => Callback::Assign(SubscriptionId::from_string(id(s)?)),
+            ("t", "") => Callback::TopUpOther,
+            ("t", m) => Callback::TopUp(Money::from_paise(m.parse().ok()?).ok()?),
             _ => return None,
         })
     }
@@ -101,7 +105,8 @@ mod tests {
             Callback::Wallet,
             Callback::ShowLogin(s.clone()),
             Callback::ReadAll,
-            Callback::Assign(s.clone()),
+            Callback::TopUp(m),
+            Callback::TopUpOther,
         ] {
             let data = c.encode();
             assert!(data.len() <= MAX_DATA, "{data}");

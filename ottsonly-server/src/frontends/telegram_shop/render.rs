@@ -43,7 +43,8 @@ pub fn share_contact() -> KeyboardMarkup {
 pub const HELP: &str = "Commands:\n\
 /start – log in by sharing your phone number\n\
 /shop – browse and buy plans\n\
-/wallet – balance and recent transactions\n\
+/wallet – balance, recent transactions and top-ups\n\
+/topup AMOUNT – top up another amount, e.g. /topup 250\n\
 /subscriptions – your subscriptions and logins\n\
 /notifications – unread notifications\n\
 /logout – unlink this Telegram account\n\
@@ -158,6 +159,32 @@ pub fn subscriptions(subs: &[Subscription]) -> (String, InlineKeyboardMarkup) {
     (text, keyboard(rows))
 }
 
+/// The top-up choices under the wallet.
+pub fn topup_buttons() -> InlineKeyboardMarkup {
+    let amount = |rupees_: i64| {
+        let m = Money::from_paise(rupees_ * 100).expect("positive");
+        button(format!("Top up {}", rupees(m)), &Callback::TopUp(m))
+    };
+    keyboard(vec![
+        vec![amount(100), amount(500), amount(1000)],
+        vec![button("Other amount", &Callback::TopUpOther)],
+    ])
+}
+
+/// Rupees as a customer types them: `250`, `250.5`, `₹1,000.50`.
+pub fn parse_rupees(raw: &str) -> Option<Money> {
+    let t: String = raw.trim().trim_start_matches('₹').chars().filter(|c| *c != ',').collect();
+    let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
+    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || whole.len() > 9 {
+        return None;
+    }
+    if frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let paise = format!("{frac:0<2}").parse::<i64>().ok()?;
+    Money::from_paise(whole.parse::<i64>().ok()? * 100 + paise).ok()
+}
+
 pub fn wallet(balance: Money, entries: &[LedgerEntry]) -> String {
     let mut text = format!("Balance: {}", rupees(balance));
     if entries.is_empty() {
@@ -201,5 +228,16 @@ mod tests {
         assert_eq!(r(49_950), "₹499.50");
         assert_eq!(r(5), "₹0.05");
         assert_eq!(r(0), "₹0");
+    }
+
+    #[test]
+    fn typed_amounts() {
+        let p = |s| parse_rupees(s).map(|m| m.paise());
+        assert_eq!(p("250"), Some(25_000));
+        assert_eq!(p("₹1,000.5"), Some(100_050));
+        assert_eq!(p(" 0.05 "), Some(5));
+        for bad in ["", "-5", "1.234", "abc", "1e3", ".5", "9999999999"] {
+            assert_eq!(p(bad), None, "{bad}");
+        }
     }
 }

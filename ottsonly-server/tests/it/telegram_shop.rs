@@ -504,13 +504,14 @@ async fn webhook_checks_the_secret(backend: Backend) {
     r.assert_status_is_ok();
 }
 
-/// Support staff see what waits for a login, read-only; customers are refused.
+/// Support staff see what waits for a login, read-only; customers are refused; an admin assigns
+/// the next pooled login with the button.
 async fn staff_see_pending_read_only(backend: Backend) {
     let Some(s) = scene(backend).await else { return };
     let bot = s.bot("instance-1");
     let alice = s.login(&bot, ALICE, USER).await;
     s.fund(&alice.user_id, 100_000).await;
-    s.product(10_000, 1, 0).await;
+    let product = s.product(10_000, 1, 0).await;
     let (m, confirm) = s.to_confirmation(&bot, ALICE, "Netflix").await;
     s.tg.tap(ALICE, m, &confirm);
     pass(&bot).await;
@@ -528,6 +529,29 @@ async fn staff_see_pending_read_only(backend: Backend) {
     assert!(texts[1].contains("Waiting for a login") && texts[1].contains("Netflix Premium"), "{texts:?}");
     assert!(texts[0].contains("no wallet"), "{texts:?}");
     assert!(s.tg.messages(BOB).iter().all(|c| c.buttons().is_empty() || !c.text().contains("Waiting")));
+    // An admin linked to the bot, with a login now in the pool: one tap assigns it.
+    let creds = json!({ "credentials": [{ "username": "late@example.com", "password": "pw-late" }] });
+    s.t.post(&format!("/products/{product}/credentials"), Some(&s.admin), creds).await.expect(200);
+    const CAROL: i64 = 5003;
+    s.login(&bot, CAROL, ADMIN).await;
+    s.tg.text(CAROL, "/pending");
+    pass(&bot).await;
+    let (m, assign) = s.tg.button(CAROL, "Assign next login");
+    s.tg.tap(CAROL, m, &assign);
+    s.tg.tap(CAROL, m, &assign);
+    pass(&bot).await;
+    assert!(
+        s.tg.messages(CAROL)
+            .iter()
+            .any(|c| c.text().starts_with("Assigned: Netflix Premium is active until"))
+    );
+    assert!(s.tg.last(CAROL).text().contains("not waiting for a login"), "{}", s.tg.last(CAROL).text());
+    s.tg.text(ALICE, "/subscriptions");
+    pass(&bot).await;
+    let (m, show) = s.tg.button(ALICE, "Show login");
+    s.tg.tap(ALICE, m, &show);
+    pass(&bot).await;
+    assert!(s.tg.last(ALICE).text().contains("late@example.com"));
 }
 
 /// "Top up" creates the gateway order through core and links to the checkout page, which shows

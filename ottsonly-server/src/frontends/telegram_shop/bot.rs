@@ -609,6 +609,7 @@ impl ShopBot {
             }
             Ok(page) => {
                 let mut text = String::from("Waiting for a login:");
+                let mut rows = Vec::new();
                 for s in &page.items {
                     text.push_str(&format!(
                         "\n• {} {} – ordered {} (subscription {})",
@@ -617,8 +618,17 @@ impl ShopBot {
                         render::date(s.created_at),
                         s.id
                     ));
+                    // Support reads; only admins may assign (core checks it again).
+                    let pooled =
+                        self.app.catalog().available_credentials(a, &s.product_id).await.is_ok_and(|n| n > 0);
+                    if a.require(Action::AssignCredentials).is_ok() && pooled {
+                        rows.push(vec![render::button(
+                            format!("Assign next login: {} {}", s.platform_name, s.plan_name),
+                            &Callback::Assign(s.id.clone()),
+                        )]);
+                    }
                 }
-                self.send(from.chat, text, None).await;
+                self.send(from.chat, text, Some(ReplyMarkup::InlineKeyboard(render::keyboard(rows)))).await;
             }
             Err(Error::Forbidden) => self.send(from.chat, "This command is for staff.", None).await,
             Err(e) => self.failed(from.chat, &e).await,
@@ -681,6 +691,21 @@ impl ShopBot {
                     )
                     .await
                 }
+                Err(e) => self.failed(chat, &e).await,
+            },
+            Callback::Assign(id) => match self.app.telegram_shop().assign_from_pool(&actor, &id).await {
+                Ok(Some(sub)) => {
+                    let text = format!(
+                        "Assigned: {} {} is {}.",
+                        sub.platform_name,
+                        sub.plan_name,
+                        render::status(&sub)
+                    );
+                    self.edit(chat, message_id, text, render::keyboard(vec![])).await
+                }
+                Ok(None) => self.send(chat, "No pooled login is left for this product.", None).await,
+                Err(Error::InvalidState(why)) => self.send(chat, format!("Not assigned: {why}."), None).await,
+                Err(Error::Forbidden) => self.send(chat, "Only admins assign logins.", None).await,
                 Err(e) => self.failed(chat, &e).await,
             },
             Callback::TopUp(amount) => self.topup(&from, &actor, amount).await,

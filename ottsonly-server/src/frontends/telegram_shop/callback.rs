@@ -26,6 +26,8 @@ pub enum Callback {
     ShowLogin(SubscriptionId),
     /// "Mark all read".
     ReadAll,
+    /// Admin: give a waiting subscription the next pooled login.
+    Assign(SubscriptionId),
     /// Top up this amount (a checkout link).
     TopUp(Money),
     /// "Other amount": how to ask for one.
@@ -43,6 +45,7 @@ impl Callback {
             Callback::Wallet => "w".into(),
             Callback::ShowLogin(s) => format!("l:{s}"),
             Callback::ReadAll => "n".into(),
+            Callback::Assign(s) => format!("a:{s}"),
             Callback::TopUp(m) => format!("t:{}", m.paise()),
             Callback::TopUpOther => "t".into(),
         };
@@ -79,6 +82,7 @@ impl Callback {
             ("w", "") => Callback::Wallet,
             ("l", s) => Callback::ShowLogin(SubscriptionId::from_string(id(s)?)),
             ("n", "") => Callback::ReadAll,
+            ("a", s) => Callback::Assign(SubscriptionId::from_string(id(s)?)),
             ("t", "") => Callback::TopUpOther,
             ("t", m) => Callback::TopUp(Money::from_paise(m.parse().ok()?).ok()?),
             _ => return None,
@@ -105,6 +109,7 @@ mod tests {
             Callback::Wallet,
             Callback::ShowLogin(s.clone()),
             Callback::ReadAll,
+            Callback::Assign(s.clone()),
             Callback::TopUp(m),
             Callback::TopUpOther,
         ] {

@@ -41,7 +41,7 @@ pub struct BotLease {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShopPurchase {
     /// Bought (or, for a repeated confirmation, the earlier purchase: `replayed`).
-    Bought(Purchase),
+    Bought(Box<Purchase>),
     /// The product's price is no longer the one confirmed; nothing was charged.
     PriceChanged { product: Product },
 }
@@ -147,7 +147,9 @@ impl TelegramShop<'_> {
                     {
                         return Ok(ShopPurchase::PriceChanged { product });
                     }
-                    Ok(ShopPurchase::Bought(orders.purchase_once(tx, actor, product_id, Some(key)).await?))
+                    Ok(ShopPurchase::Bought(Box::new(
+                        orders.purchase_once(tx, actor, product_id, Some(key)).await?,
+                    )))
                 })
             })
             .await

@@ -653,11 +653,11 @@ impl Tx for SqliteTx {
     }
 
     async fn link_telegram(&mut self, link: &ottsonly_core::telegram_shop::TelegramLink) -> StoreResult<()> {
-        crate::telegram::link_telegram(&mut *self.tx, link).await
+        crate::telegram::link_telegram(&mut self.tx, link).await
     }
 
     async fn unlink_telegram(&mut self, telegram_user_id: i64) -> StoreResult<bool> {
-        crate::telegram::unlink_telegram(&mut *self.tx, telegram_user_id).await
+        crate::telegram::unlink_telegram(&mut self.tx, telegram_user_id).await
     }
 
     async fn acquire_bot_lease(
@@ -667,11 +667,11 @@ impl Tx for SqliteTx {
         now: Timestamp,
         until: Timestamp,
     ) -> StoreResult<bool> {
-        crate::telegram::acquire_bot_lease(&mut *self.tx, name, owner, now, until).await
+        crate::telegram::acquire_bot_lease(&mut self.tx, name, owner, now, until).await
     }
 
     async fn release_bot_lease(&mut self, name: &str, owner: &str) -> StoreResult<bool> {
-        crate::telegram::release_bot_lease(&mut *self.tx, name, owner).await
+        crate::telegram::release_bot_lease(&mut self.tx, name, owner).await
     }
 
     async fn set_bot_offset(
@@ -681,7 +681,7 @@ impl Tx for SqliteTx {
         offset: i64,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        crate::telegram::set_bot_offset(&mut *self.tx, name, owner, offset, now).await
+        crate::telegram::set_bot_offset(&mut self.tx, name, owner, offset, now).await
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {

@@ -128,6 +128,12 @@ pub trait StoreRead: Send + Sync {
     async fn get_telegram_link(&mut self, telegram_user_id: i64) -> StoreResult<Option<TelegramLink>>;
     async fn get_telegram_link_by_user(&mut self, user: &UserId) -> StoreResult<Option<TelegramLink>>;
     async fn get_bot_lease(&mut self, name: &str) -> StoreResult<Option<BotLease>>;
+    /// Personal notifications (not broadcasts) with id above `after`, oldest first.
+    async fn list_notifications_after(
+        &mut self,
+        after: Option<&NotificationId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Notification>>;
 }
 
 /// One unit of work. Writes become visible to others only on [`Tx::commit`]; dropping the `Tx`
@@ -342,6 +348,21 @@ pub trait Tx: StoreRead {
         offset: i64,
         now: Timestamp,
     ) -> StoreResult<bool>;
+    /// Guarded like [`Tx::set_bot_offset`]: stores the push cursor, never moving it back.
+    async fn set_bot_push_cursor(
+        &mut self,
+        name: &str,
+        owner: &str,
+        cursor: &NotificationId,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Records a notification pushed to a chat; true if new, false if it was recorded before.
+    async fn record_telegram_delivery(
+        &mut self,
+        notification: &NotificationId,
+        chat_id: i64,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
 
     /// Makes every write of this unit visible at once.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
@@ -444,6 +465,8 @@ macro_rules! delegate_store_read {
             get_telegram_link(telegram_user_id: i64) -> Option<$crate::telegram_shop::TelegramLink>;
             get_telegram_link_by_user(user: &$crate::ids::UserId) -> Option<$crate::telegram_shop::TelegramLink>;
             get_bot_lease(name: &str) -> Option<$crate::telegram_shop::BotLease>;
+            list_notifications_after(after: Option<&$crate::ids::NotificationId>, limit: u32)
+                -> Vec<$crate::model::Notification>;
         );
     )+};
 }

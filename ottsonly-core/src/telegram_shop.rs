@@ -9,8 +9,10 @@ use crate::access::{Action, Actor};
 use crate::auth::{new_user, phone_race};
 use crate::ctx::{Ctx, UnitError};
 use crate::error::{Error, Result};
-use crate::ids::{ProductId, SubscriptionId, UserId};
-use crate::model::{NotificationKind, Product, Role, Subscription, SubscriptionStatus, Timestamp, User};
+use crate::ids::{NotificationId, ProductId, SubscriptionId, UserId};
+use crate::model::{
+    Notification, NotificationKind, Product, Role, Subscription, SubscriptionStatus, Timestamp, User,
+};
 use crate::money::Money;
 use crate::orders::Purchase;
 use chrono::TimeDelta;
@@ -35,6 +37,8 @@ pub struct BotLease {
     pub owner: Option<String>,
     pub lease_until: Timestamp,
     pub offset: i64,
+    /// The last notification the push to linked chats has looked at.
+    pub push_cursor: Option<NotificationId>,
 }
 
 /// What a purchase at a shown price came to.
@@ -44,6 +48,14 @@ pub enum ShopPurchase {
     Bought(Box<Purchase>),
     /// The product's price is no longer the one confirmed; nothing was charged.
     PriceChanged { product: Product },
+}
+
+/// New personal notifications of linked users, for the push to their chats.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushBatch {
+    pub items: Vec<(Notification, TelegramLink)>,
+    /// Where the push has looked up to (unlinked users' notifications included).
+    pub scanned_to: Option<NotificationId>,
 }
 
 pub struct TelegramShop<'a> {
@@ -240,6 +252,52 @@ impl TelegramShop<'_> {
     /// Hands the lease back (at shutdown), so another instance can poll at once.
     pub async fn release_poll_lease(&self, name: &str, owner: &str) -> Result<bool> {
         self.ctx.unit(|tx| Box::pin(async move { Ok(tx.release_bot_lease(name, owner).await?) })).await
+    }
+
+    /// Up to `limit` personal notifications after the push cursor of lease `name`, with the link
+    /// of their user when linked, while `owner` holds the lease. The first call sets the cursor
+    /// to now, so notifications from before the bot ran are not pushed.
+    pub async fn pushes(&self, name: &str, owner: &str, limit: u32) -> Result<PushBatch> {
+        let mut r = self.ctx.store.reader().await?;
+        let Some(lease) = r.get_bot_lease(name).await? else { return Ok(PushBatch::default()) };
+        if lease.owner.as_deref() != Some(owner) {
+            return Ok(PushBatch::default());
+        }
+        let Some(cursor) = lease.push_cursor else {
+            let start: NotificationId = self.ctx.id();
+            self.advance_push(name, owner, &start).await?;
+            return Ok(PushBatch::default());
+        };
+        let list = r.list_notifications_after(Some(&cursor), limit.clamp(1, 500)).await?;
+        let scanned_to = list.last().map(|n| n.id.clone());
+        let mut items = Vec::new();
+        for n in list {
+            if let Some(link) = r.get_telegram_link_by_user(&n.user_id).await? {
+                items.push((n, link));
+            }
+        }
+        Ok(PushBatch { items, scanned_to })
+    }
+
+    /// Records that a notification goes to a chat; true once per notification and chat, so a
+    /// message is sent at most once even when two passes overlap or one crashed.
+    pub async fn claim_push(&self, notification: &NotificationId, chat_id: i64) -> Result<bool> {
+        self.ctx
+            .unit(|tx| {
+                Box::pin(async move {
+                    Ok(tx.record_telegram_delivery(notification, chat_id, self.ctx.now()).await?)
+                })
+            })
+            .await
+    }
+
+    /// Moves the push cursor forward while `owner` holds the lease.
+    pub async fn advance_push(&self, name: &str, owner: &str, to: &NotificationId) -> Result<bool> {
+        self.ctx
+            .unit(|tx| {
+                Box::pin(async move { Ok(tx.set_bot_push_cursor(name, owner, to, self.ctx.now()).await?) })
+            })
+            .await
     }
 
     /// The lease as stored (for `/health` and tests).

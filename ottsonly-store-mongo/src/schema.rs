@@ -46,6 +46,7 @@ pub(crate) mod c {
     pub(crate) const WEBHOOK_EVENTS: &str = "webhook_events";
     pub(crate) const TELEGRAM_LINKS: &str = "telegram_links";
     pub(crate) const TELEGRAM_BOT_LEASES: &str = "telegram_bot_leases";
+    pub(crate) const TELEGRAM_DELIVERIES: &str = "telegram_deliveries";
 }
 
 /// `_id` of a handled webhook event: source and event id joined by a separator neither contains.
@@ -73,6 +74,7 @@ pub(crate) struct Colls {
     pub(crate) webhook_events: Collection<Document>,
     pub(crate) telegram_links: Collection<Document>,
     pub(crate) telegram_bot_leases: Collection<Document>,
+    pub(crate) telegram_deliveries: Collection<Document>,
 }
 
 impl Colls {
@@ -97,6 +99,7 @@ impl Colls {
             webhook_events: c(c::WEBHOOK_EVENTS),
             telegram_links: c(c::TELEGRAM_LINKS),
             telegram_bot_leases: c(c::TELEGRAM_BOT_LEASES),
+            telegram_deliveries: c(c::TELEGRAM_DELIVERIES),
         }
     }
 }
@@ -252,6 +255,8 @@ fn indexes() -> Vec<(&'static str, Vec<IndexModel>)> {
         (c::TELEGRAM_LINKS, vec![unique_index(unique::TELEGRAM_LINKS_USER, doc! { "user_id": 1 })]),
         // `_id` is the lease name.
         (c::TELEGRAM_BOT_LEASES, vec![]),
+        // `_id` is notification and chat: one push per notification and chat.
+        (c::TELEGRAM_DELIVERIES, vec![]),
     ]
 }
 

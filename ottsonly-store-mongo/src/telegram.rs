@@ -9,8 +9,8 @@ use crate::schema::Colls;
 use mongodb::ClientSession;
 use mongodb::bson::{Bson, Document, doc};
 use ottsonly_core::StoreResult;
-use ottsonly_core::ids::UserId;
-use ottsonly_core::model::Timestamp;
+use ottsonly_core::ids::{NotificationId, UserId};
+use ottsonly_core::model::{Notification, NotificationKind, Timestamp};
 use ottsonly_core::telegram_shop::{BotLease, TelegramLink};
 
 fn link(d: &Document) -> StoreResult<TelegramLink> {
@@ -30,7 +30,76 @@ fn lease(d: &Document) -> StoreResult<BotLease> {
         owner: f.opt_string("owner")?,
         lease_until: f.ts("lease_until")?,
         offset: f.i64("update_offset")?,
+        push_cursor: f.opt_string("push_cursor")?.map(NotificationId::from_string),
     })
+}
+
+pub(crate) async fn list_notifications_after(
+    c: &mut Conn<'_>,
+    after: Option<&NotificationId>,
+    limit: u32,
+) -> StoreResult<Vec<Notification>> {
+    let coll = &c.colls.notifications;
+    let filter = match after {
+        Some(a) => doc! { "_id": { "$gt": a.as_str() } },
+        None => doc! {},
+    };
+    let docs = c.find(coll, filter, doc! { "_id": 1 }, limit).await?;
+    docs.iter()
+        .map(|d| {
+            let f = Fields(d);
+            Ok(Notification {
+                id: NotificationId::from_string(f.string("_id")?),
+                user_id: UserId::from_string(f.string("user_id")?),
+                kind: f.enumeration(crate::schema::f::KIND, NotificationKind::parse)?,
+                title: f.string("title")?,
+                message: f.string("message")?,
+                is_read: f.bool("is_read")?,
+                created_at: f.ts("created_at")?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn set_bot_push_cursor(
+    colls: &Colls,
+    s: &mut ClientSession,
+    name: &str,
+    owner: &str,
+    cursor: &NotificationId,
+    now: Timestamp,
+) -> StoreResult<bool> {
+    let r = colls
+        .telegram_bot_leases
+        .update_one(
+            doc! { "_id": name, "owner": owner, "lease_until": { "$gt": dt(now) } },
+            doc! { "$max": { "push_cursor": cursor.as_str() } },
+        )
+        .session(s)
+        .await
+        .map_err(map_err)?;
+    Ok(r.matched_count > 0)
+}
+
+pub(crate) async fn record_telegram_delivery(
+    colls: &Colls,
+    s: &mut ClientSession,
+    notification: &NotificationId,
+    chat_id: i64,
+    now: Timestamp,
+) -> StoreResult<bool> {
+    let id = format!("{notification}\u{1f}{chat_id}");
+    let r = colls
+        .telegram_deliveries
+        .update_one(
+            doc! { "_id": id },
+            doc! { "$setOnInsert": { "notification_id": notification.as_str(), "chat_id": chat_id, "sent_at": dt(now) } },
+        )
+        .upsert(true)
+        .session(s)
+        .await
+        .map_err(map_err)?;
+    Ok(r.upserted_id.is_some())
 }
 
 pub(crate) async fn get_telegram_link(
@@ -99,7 +168,7 @@ pub(crate) async fn acquire_bot_lease(
         c.find_one(coll, doc! { "_id": name }).await?.as_ref().map(lease).transpose()?
     };
     let Some(current) = current else {
-        let d = doc! { "_id": name, "owner": owner, "lease_until": dt(until), "update_offset": 0_i64 };
+        let d = doc! { "_id": name, "owner": owner, "lease_until": dt(until), "update_offset": 0_i64, "push_cursor": Bson::Null };
         coll.insert_one(d).session(s).await.map_err(map_err)?;
         return Ok(true);
     };

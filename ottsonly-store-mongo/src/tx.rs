@@ -600,6 +600,27 @@ impl Tx for MongoTx {
         crate::telegram::set_bot_offset(colls, s, name, owner, offset, now).await
     }
 
+    async fn set_bot_push_cursor(
+        &mut self,
+        name: &str,
+        owner: &str,
+        cursor: &NotificationId,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let (colls, s) = self.parts()?;
+        crate::telegram::set_bot_push_cursor(colls, s, name, owner, cursor, now).await
+    }
+
+    async fn record_telegram_delivery(
+        &mut self,
+        notification: &NotificationId,
+        chat_id: i64,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let (colls, s) = self.parts()?;
+        crate::telegram::record_telegram_delivery(colls, s, notification, chat_id, now).await
+    }
+
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.commit_inner().await
     }

@@ -9,7 +9,9 @@ use ottsonly_core::{PhoneNumber, StoreResult};
 use sqlx::sqlite::{SqliteArguments, SqliteConnection};
 use sqlx::{AssertSqlSafe, QueryBuilder, Sqlite};
 
-pub(crate) use crate::telegram::{get_bot_lease, get_telegram_link, get_telegram_link_by_user};
+pub(crate) use crate::telegram::{
+    get_bot_lease, get_telegram_link, get_telegram_link_by_user, list_notifications_after,
+};
 
 pub(crate) type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
 

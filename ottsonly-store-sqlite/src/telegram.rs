@@ -7,8 +7,8 @@ use crate::row::ms;
 use chrono::DateTime;
 use ottsonly_core::StoreError;
 use ottsonly_core::StoreResult;
-use ottsonly_core::ids::UserId;
-use ottsonly_core::model::Timestamp;
+use ottsonly_core::ids::{NotificationId, UserId};
+use ottsonly_core::model::{Notification, NotificationKind, Timestamp};
 use ottsonly_core::telegram_shop::{BotLease, TelegramLink};
 use sqlx::Row as _;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
@@ -51,7 +51,71 @@ pub(crate) async fn get_bot_lease(c: &mut SqliteConnection, name: &str) -> Store
         owner: row.try_get("owner").map_err(map_err)?,
         lease_until: ts(&row, "lease_until")?,
         offset: row.try_get("update_offset").map_err(map_err)?,
+        push_cursor: row
+            .try_get::<Option<String>, _>("push_cursor")
+            .map_err(map_err)?
+            .map(NotificationId::from_string),
     }))
+}
+
+pub(crate) async fn list_notifications_after(
+    c: &mut SqliteConnection,
+    after: Option<&NotificationId>,
+    limit: u32,
+) -> StoreResult<Vec<Notification>> {
+    let q = sqlx::query("SELECT * FROM notifications WHERE id > ? ORDER BY id LIMIT ?")
+        .bind(after.map_or("", |a| a.as_str()))
+        .bind(i64::from(limit));
+    let rows = q.fetch_all(c).await.map_err(map_err)?;
+    rows.iter()
+        .map(|row| {
+            let kind: String = row.try_get("kind").map_err(map_err)?;
+            Ok(Notification {
+                id: NotificationId::from_string(row.try_get::<String, _>("id").map_err(map_err)?),
+                user_id: UserId::from_string(row.try_get::<String, _>("user_id").map_err(map_err)?),
+                kind: NotificationKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("column kind: {kind:?}")))?,
+                title: row.try_get("title").map_err(map_err)?,
+                message: row.try_get("message").map_err(map_err)?,
+                is_read: row.try_get::<i64, _>("is_read").map_err(map_err)? != 0,
+                created_at: ts(row, "created_at")?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn set_bot_push_cursor(
+    c: &mut SqliteConnection,
+    name: &str,
+    owner: &str,
+    cursor: &NotificationId,
+    now: Timestamp,
+) -> StoreResult<bool> {
+    let q = sqlx::query(
+        "UPDATE telegram_bot_leases SET push_cursor = CASE WHEN push_cursor IS NULL OR push_cursor < ?1 \
+         THEN ?1 ELSE push_cursor END WHERE name = ?2 AND owner = ?3 AND lease_until > ?4",
+    )
+    .bind(cursor.as_str())
+    .bind(name)
+    .bind(owner)
+    .bind(ms(now));
+    Ok(q.execute(c).await.map_err(map_err)?.rows_affected() > 0)
+}
+
+pub(crate) async fn record_telegram_delivery(
+    c: &mut SqliteConnection,
+    notification: &NotificationId,
+    chat_id: i64,
+    now: Timestamp,
+) -> StoreResult<bool> {
+    let q = sqlx::query(
+        "INSERT INTO telegram_deliveries (notification_id, chat_id, sent_at) VALUES (?, ?, ?) \
+         ON CONFLICT (notification_id, chat_id) DO NOTHING",
+    )
+    .bind(notification.as_str())
+    .bind(chat_id)
+    .bind(ms(now));
+    Ok(q.execute(c).await.map_err(map_err)?.rows_affected() == 1)
 }
 
 pub(crate) async fn link_telegram(c: &mut SqliteConnection, l: &TelegramLink) -> StoreResult<()> {

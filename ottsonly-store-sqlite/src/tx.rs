@@ -684,6 +684,25 @@ impl Tx for SqliteTx {
         crate::telegram::set_bot_offset(&mut self.tx, name, owner, offset, now).await
     }
 
+    async fn set_bot_push_cursor(
+        &mut self,
+        name: &str,
+        owner: &str,
+        cursor: &NotificationId,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        crate::telegram::set_bot_push_cursor(&mut self.tx, name, owner, cursor, now).await
+    }
+
+    async fn record_telegram_delivery(
+        &mut self,
+        notification: &NotificationId,
+        chat_id: i64,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        crate::telegram::record_telegram_delivery(&mut self.tx, notification, chat_id, now).await
+    }
+
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         let SqliteTx { tx, _writer } = *self;
         tx.commit().await.map_err(map_err)

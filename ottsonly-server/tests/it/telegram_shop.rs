@@ -54,6 +54,8 @@ impl Scene {
         o.request_timeout = Duration::from_secs(5);
         o.per_chat_interval = Duration::from_millis(1);
         o.overall_per_second = 1_000;
+        // Only the push test reads pushed notifications; the others read the answers.
+        o.push_notifications = false;
         o
     }
 
@@ -590,6 +592,43 @@ async fn topup_links_to_the_checkout_page(backend: Backend) {
     assert!(topups.items.is_empty(), "nothing is credited before payment");
 }
 
+/// New notifications of linked users reach their chat once, paced and resumable: a wallet
+/// credit (whatever path) and an order; unlinked users' notifications are passed over; a second
+/// instance taking over after a crash does not send them again.
+async fn notifications_are_pushed_once_per_chat(backend: Backend) {
+    let Some(s) = scene(backend).await else { return };
+    let mut opts = s.options("instance-1");
+    opts.push_notifications = true;
+    let bot = ShopBot::new(s.t.app.clone(), opts).expect("bot");
+    let alice = s.login(&bot, ALICE, USER).await;
+    // Someone without Telegram gets a notification too.
+    let other = s.t.token(OTHER, Role::User).await;
+    let other_id = s.t.user_id(&other).await;
+    s.fund(&UserId::from_string(other_id), 5_000).await;
+    s.fund(&alice.user_id, 100_000).await;
+    s.product(10_000, 0, 1).await;
+    let r = pass(&bot).await;
+    assert_eq!(r.pushed, 1, "{r:?}");
+    assert!(s.tg.last(ALICE).text().contains("Wallet credited"), "{}", s.tg.last(ALICE).text());
+    let (m, confirm) = s.to_confirmation(&bot, ALICE, "Netflix").await;
+    s.tg.tap(ALICE, m, &confirm);
+    let r = pass(&bot).await;
+    assert_eq!(r.pushed, 2, "order confirmed and account ready: {r:?}");
+    assert_eq!(pass(&bot).await.pushed, 0, "nothing twice");
+    let pushed: Vec<String> =
+        s.tg.messages(ALICE).iter().map(|c| c.text()).filter(|t| t.starts_with('🔔')).collect();
+    assert_eq!(pushed.len(), 3, "{pushed:?}");
+    assert!(pushed.iter().any(|t| t.contains("Order confirmed")), "{pushed:?}");
+    assert!(s.tg.messages(5_999).is_empty());
+    // Another instance after the lease: the cursor and the delivery records hold.
+    assert!(s.t.app.telegram_shop().release_poll_lease("shop", "instance-1").await.unwrap());
+    let mut opts = s.options("instance-2");
+    opts.push_notifications = true;
+    let second = ShopBot::new(s.t.app.clone(), opts).expect("bot");
+    assert_eq!(pass(&second).await.pushed, 0);
+    assert_eq!(s.tg.messages(ALICE).iter().filter(|c| c.text().starts_with('🔔')).count(), 3);
+}
+
 /// One test per case and backend.
 macro_rules! both_backends {
     ($($case:ident),+ $(,)?) => {
@@ -619,4 +658,5 @@ both_backends!(
     webhook_checks_the_secret,
     staff_see_pending_read_only,
     topup_links_to_the_checkout_page,
+    notifications_are_pushed_once_per_chat,
 );

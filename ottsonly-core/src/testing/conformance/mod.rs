@@ -104,6 +104,7 @@ macro_rules! store_conformance_tests {
             telegram_links_are_one_to_one_and_move,
             telegram_bot_lease_has_one_holder_and_keeps_the_offset,
             concurrent_bot_lease_acquisitions_have_one_winner,
+            telegram_push_lists_after_the_cursor_and_records_once,
             // transactions and concurrency
             tx_dropped_leaves_no_trace,
             tx_reads_own_writes,

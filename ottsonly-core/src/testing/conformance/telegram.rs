@@ -110,6 +110,58 @@ pub async fn telegram_bot_lease_has_one_holder_and_keeps_the_offset(ts: TestStor
     assert_eq!((l.owner.as_deref(), l.offset), (Some("a"), 42));
 }
 
+/// The push: personal notifications after a cursor, oldest first (broadcasts are not listed);
+/// the cursor moves only forward and only for the lease holder; a delivery is recorded once per
+/// notification and chat.
+pub async fn telegram_push_lists_after_the_cursor_and_records_once(ts: TestStore) {
+    let c = Ctx::new(ts);
+    let u = c.seed_user("+919811111111", Role::User).await;
+    let v = c.seed_user("+919822222222", Role::User).await;
+    let n1 = c.notification(&u, "one");
+    let n2 = c.notification(&v, "two");
+    let b = c.broadcast(Audience::All, &v, "everyone");
+    let n3 = c.notification(&u, "three");
+    in_tx!(c, |tx| {
+        tx.insert_notification(&n1).await.unwrap();
+        tx.insert_notification(&n2).await.unwrap();
+        tx.insert_broadcast(&b).await.unwrap();
+        tx.insert_notification(&n3).await.unwrap();
+    });
+    let mut r = c.read().await;
+    assert_eq!(r.list_notifications_after(None, 10).await.unwrap(), cloned![n1, n2, n3]);
+    assert_eq!(r.list_notifications_after(Some(&n1.id), 10).await.unwrap(), cloned![n2, n3]);
+    assert_eq!(r.list_notifications_after(Some(&n1.id), 1).await.unwrap(), cloned![n2]);
+    assert!(r.list_notifications_after(Some(&n3.id), 10).await.unwrap().is_empty());
+    drop(r);
+
+    let now = c.now();
+    assert!(in_tx!(c, |tx| tx
+        .acquire_bot_lease("shop", "a", now, now + TimeDelta::seconds(30))
+        .await
+        .unwrap()));
+    assert!(in_tx!(c, |tx| tx.set_bot_push_cursor("shop", "a", &n2.id, now).await.unwrap()));
+    assert!(in_tx!(c, |tx| tx.set_bot_push_cursor("shop", "a", &n1.id, now).await.unwrap()));
+    assert!(
+        !in_tx!(c, |tx| tx.set_bot_push_cursor("shop", "b", &n3.id, now).await.unwrap()),
+        "not the holder"
+    );
+    let l = c.read().await.get_bot_lease("shop").await.unwrap().unwrap();
+    assert_eq!(l.push_cursor, Some(n2.id.clone()), "never back");
+
+    assert!(in_tx!(c, |tx| tx.record_telegram_delivery(&n1.id, 7, now).await.unwrap()));
+    assert!(!in_tx!(c, |tx| tx.record_telegram_delivery(&n1.id, 7, now).await.unwrap()), "once per chat");
+    assert!(in_tx!(c, |tx| tx.record_telegram_delivery(&n1.id, 8, now).await.unwrap()), "per chat");
+    {
+        let mut tx = c.tx().await;
+        assert!(tx.record_telegram_delivery(&n2.id, 7, now).await.unwrap());
+        drop(tx);
+    }
+    assert!(
+        in_tx!(c, |tx| tx.record_telegram_delivery(&n2.id, 7, now).await.unwrap()),
+        "a dropped unit recorded nothing"
+    );
+}
+
 /// Eight instances racing for one free lease: exactly one gets it.
 pub async fn concurrent_bot_lease_acquisitions_have_one_winner(ts: TestStore) {
     let c = Arc::new(Ctx::new(ts));

@@ -51,6 +51,8 @@ pub struct ShopBotOptions {
     pub max_rate_limited: u32,
     /// The server's public base URL, for checkout links (`OTTSONLY_PUBLIC_URL`).
     pub public_url: String,
+    /// Whether new notifications of linked users are pushed to their chats.
+    pub push_notifications: bool,
 }
 
 impl std::fmt::Debug for ShopBotOptions {
@@ -82,6 +84,7 @@ impl ShopBotOptions {
             overall_per_second: 30,
             max_rate_limited: 3,
             public_url: "http://127.0.0.1:8000".into(),
+            push_notifications: true,
         }
     }
 }
@@ -95,6 +98,8 @@ pub struct PollReport {
     pub handled: usize,
     /// Set when `getUpdates` was answered 429.
     pub paused_for: Option<Duration>,
+    /// Notifications pushed to linked chats.
+    pub pushed: usize,
 }
 
 pub struct ShopBot {
@@ -192,17 +197,44 @@ impl ShopBot {
         };
         for update in updates {
             if self.stopping.load(Ordering::SeqCst) {
-                break;
+                return Ok(report);
             }
             self.handle(&update).await;
             report.handled += 1;
             let next = i64::from(update.id.0) + 1;
             if !shop.save_offset(&o.lease_name, &o.owner, next).await? {
                 tracing::warn!("the shop bot's polling lease passed to another instance mid-batch");
-                break;
+                return Ok(report);
             }
         }
+        if o.push_notifications {
+            report.pushed = self.push_once().await?;
+        }
         Ok(report)
+    }
+
+    /// Pushes new notifications of linked users to their chats (the lease holder only): each is
+    /// recorded for its chat before it is sent, so it goes at most once per chat even across a
+    /// crash, and the cursor moves past it after.
+    pub async fn push_once(&self) -> anyhow::Result<usize> {
+        let o = &self.options;
+        let shop = self.app.telegram_shop();
+        let batch = shop.pushes(&o.lease_name, &o.owner, 100).await?;
+        let mut pushed = 0;
+        for (n, link) in &batch.items {
+            if self.stopping.load(Ordering::SeqCst) {
+                return Ok(pushed);
+            }
+            if shop.claim_push(&n.id, link.chat_id).await? {
+                self.send(link.chat_id, format!("🔔 {}\n{}", n.title, n.message), None).await;
+                pushed += 1;
+            }
+            shop.advance_push(&o.lease_name, &o.owner, &n.id).await?;
+        }
+        if let Some(to) = &batch.scanned_to {
+            shop.advance_push(&o.lease_name, &o.owner, to).await?;
+        }
+        Ok(pushed)
     }
 
     /// Runs until `shutdown` resolves, then hands the lease back.

@@ -691,14 +691,24 @@ mod tests {
             ("OTTSONLY_SMS_PROVIDER", "twilio"),
             ("OTTSONLY_SMS_TIMEOUT_MS", "1500"),
             ("OTTSONLY_RAZORPAY_KEY_ID", "rzp_key"),
+            ("OTTSONLY_TELEGRAM_SHOP", "on"),
+            ("OTTSONLY_TELEGRAM_WEBHOOK_URL", "https://shop.example/tg"),
+            ("OTTSONLY_TELEGRAM_WEBHOOK_SECRET", "0123456789abcdef"),
         ]))
         .unwrap();
         assert_eq!(s.telegram.poll_interval_ms, 250);
+        assert_eq!(s.telegram.shop, crate::adapters::telegram::Switch::On);
+        assert_eq!(s.telegram.webhook_url.as_deref(), Some("https://shop.example/tg"));
+        assert!(
+            !format!("{:?}", s.telegram).contains("0123456789abcdef"),
+            "the webhook secret is not logged"
+        );
         assert_eq!(s.sms.provider, SmsProvider::Twilio);
         assert_eq!(s.sms.timeout_ms, 1500);
         assert_eq!(s.razorpay.key_id.as_deref(), Some("rzp_key"));
         let d = Settings::load(&sources(&[])).unwrap();
         assert_eq!(d.telegram.poll_interval_ms, 2_000);
+        assert_eq!(d.telegram.shop, crate::adapters::telegram::Switch::Off);
         assert_eq!(d.sms.timeout_ms, 10_000);
     }
 

@@ -274,6 +274,34 @@ mod tests {
     }
 
     #[test]
+    fn the_shop_needs_a_token_and_a_complete_webhook() {
+        let shop = |token: Option<&str>| TelegramSettings {
+            bot_token: token.map(Secret::new),
+            shop: Switch::On,
+            ..TelegramSettings::default()
+        };
+        assert!(matches!(TelegramSettings::default().shop_setup(), ShopSetup::Off(_)));
+        let ShopSetup::Off(why) = shop(None).shop_setup() else { panic!("on without a token") };
+        assert!(why.contains("OTTSONLY_TELEGRAM_BOT_TOKEN"), "{why}");
+        assert!(matches!(shop(Some("1:x")).shop_setup(), ShopSetup::On { webhook: None, .. }));
+        assert!(shop(Some("1:x")).problems(Environment::Dev).is_empty(), "a token alone serves the shop");
+        let mut hook = shop(Some("1:x"));
+        hook.webhook_url = Some("https://shop.example/telegram/hook".into());
+        assert!(matches!(hook.shop_setup(), ShopSetup::Off(_)), "a webhook needs its secret");
+        hook.webhook_secret = Some(Secret::new("short"));
+        let p = hook.problems(Environment::Dev);
+        assert!(p.iter().any(|p| p.contains("OTTSONLY_TELEGRAM_WEBHOOK_SECRET")), "{p:?}");
+        hook.webhook_secret = Some(Secret::new("0123456789abcdef_-"));
+        let ShopSetup::On { webhook: Some((url, _)), .. } = hook.shop_setup() else { panic!("webhook mode") };
+        assert_eq!(url.path(), "/telegram/hook");
+        assert!(hook.problems(Environment::Production).is_empty());
+        hook.webhook_url = Some("http://shop.example/hook".into());
+        assert!(hook.problems(Environment::Production).iter().any(|p| p.contains("https")));
+        let off = TelegramSettings { webhook_url: Some("https://x".into()), ..TelegramSettings::default() };
+        assert!(off.problems(Environment::Dev).iter().any(|p| p.contains("OTTSONLY_TELEGRAM_SHOP is off")));
+    }
+
+    #[test]
     fn half_set_or_insecure_settings_are_problems() {
         let dev = Environment::Dev;
         let p = on("1:x", &[]).problems(dev);

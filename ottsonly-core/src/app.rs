@@ -118,6 +118,9 @@ impl Ottsonly {
     pub fn notifications(&self) -> crate::notifications::Notifications<'_> {
         crate::notifications::Notifications { ctx: &self.ctx }
     }
+    pub fn telegram_shop(&self) -> crate::telegram_shop::TelegramShop<'_> {
+        crate::telegram_shop::TelegramShop { ctx: &self.ctx }
+    }
     pub fn outbox(&self) -> crate::outbox::Outbox<'_> {
         crate::outbox::Outbox { ctx: &self.ctx }
     }

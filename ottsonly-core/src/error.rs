@@ -37,6 +37,8 @@ pub mod constraint {
     pub const TOPUP_GATEWAY_PAYMENT: &str = "topups.gateway_payment_id";
     pub const REFRESH_TOKEN_HASH: &str = "refresh_tokens.token_hash";
     pub const CREDENTIAL_SUBSCRIPTION: &str = "credentials.subscription_id";
+    /// A user linked to a second Telegram account at once.
+    pub const TELEGRAM_LINK_USER: &str = "telegram_links.user_id";
     /// Any other primary key (an id generated twice).
     pub const PRIMARY_KEY: &str = "primary_key";
 }

@@ -40,6 +40,7 @@ pub mod otp_sender;
 pub mod outbox;
 pub mod payments;
 pub mod subscriptions;
+pub mod telegram_shop;
 pub mod users;
 mod validate;
 pub mod wallet;

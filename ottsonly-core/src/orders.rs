@@ -51,7 +51,7 @@ impl Orders<'_> {
     }
 
     /// One run of the purchase unit.
-    async fn purchase_once(
+    pub(crate) async fn purchase_once(
         &self,
         tx: &mut dyn Tx,
         actor: &Actor,

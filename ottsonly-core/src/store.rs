@@ -27,6 +27,7 @@ use crate::ids::*;
 use crate::model::*;
 use crate::money::Money;
 use crate::phone::PhoneNumber;
+use crate::telegram_shop::{BotLease, TelegramLink};
 use async_trait::async_trait;
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -122,6 +123,17 @@ pub trait StoreRead: Send + Sync {
     async fn get_setting(&mut self, key: &str) -> StoreResult<Option<String>>;
     /// Whether [`Tx::record_webhook_event`] recorded this event of this source.
     async fn webhook_event_seen(&mut self, source: &str, event_id: &str) -> StoreResult<bool>;
+
+    // --- Telegram shop (see `Tx::link_telegram`, `Tx::acquire_bot_lease`) ---
+    async fn get_telegram_link(&mut self, telegram_user_id: i64) -> StoreResult<Option<TelegramLink>>;
+    async fn get_telegram_link_by_user(&mut self, user: &UserId) -> StoreResult<Option<TelegramLink>>;
+    async fn get_bot_lease(&mut self, name: &str) -> StoreResult<Option<BotLease>>;
+    /// Personal notifications (not broadcasts) with id above `after`, oldest first.
+    async fn list_notifications_after(
+        &mut self,
+        after: Option<&NotificationId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Notification>>;
 }
 
 /// One unit of work. Writes become visible to others only on [`Tx::commit`]; dropping the `Tx`
@@ -309,6 +321,49 @@ pub trait Tx: StoreRead {
         now: Timestamp,
     ) -> StoreResult<bool>;
 
+    // --- Telegram shop ---
+    /// Links a Telegram account to a user, replacing any link of that account and any link of
+    /// that user (one account per user, one user per account: relinking moves it).
+    async fn link_telegram(&mut self, link: &TelegramLink) -> StoreResult<()>;
+    /// Removes the account's link; false if it had none.
+    async fn unlink_telegram(&mut self, telegram_user_id: i64) -> StoreResult<bool>;
+    /// Guarded: gives lease `name` to `owner` until `until` if nobody holds it, its holder's
+    /// lease ended (`lease_until <= now`) or `owner` already holds it (a renewal); creates it
+    /// with offset 0 the first time. True when `owner` holds it afterwards.
+    async fn acquire_bot_lease(
+        &mut self,
+        name: &str,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Guarded on the owner: ends the lease now (the offset stays).
+    async fn release_bot_lease(&mut self, name: &str, owner: &str) -> StoreResult<bool>;
+    /// Guarded on the owner holding a live lease (`lease_until > now`): stores the offset, never
+    /// moving it back. False if `owner` does not hold it.
+    async fn set_bot_offset(
+        &mut self,
+        name: &str,
+        owner: &str,
+        offset: i64,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Guarded like [`Tx::set_bot_offset`]: stores the push cursor, never moving it back.
+    async fn set_bot_push_cursor(
+        &mut self,
+        name: &str,
+        owner: &str,
+        cursor: &NotificationId,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Records a notification pushed to a chat; true if new, false if it was recorded before.
+    async fn record_telegram_delivery(
+        &mut self,
+        notification: &NotificationId,
+        chat_id: i64,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+
     /// Makes every write of this unit visible at once.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
@@ -407,6 +462,11 @@ macro_rules! delegate_store_read {
                 -> Vec<$crate::model::AuditEntry>;
             get_setting(key: &str) -> Option<String>;
             webhook_event_seen(source: &str, event_id: &str) -> bool;
+            get_telegram_link(telegram_user_id: i64) -> Option<$crate::telegram_shop::TelegramLink>;
+            get_telegram_link_by_user(user: &$crate::ids::UserId) -> Option<$crate::telegram_shop::TelegramLink>;
+            get_bot_lease(name: &str) -> Option<$crate::telegram_shop::BotLease>;
+            list_notifications_after(after: Option<&$crate::ids::NotificationId>, limit: u32)
+                -> Vec<$crate::model::Notification>;
         );
     )+};
 }

@@ -135,6 +135,10 @@ impl<'d> Fields<'d> {
         }
     }
 
+    pub(crate) fn opt_string(&self, key: &str) -> StoreResult<Option<String>> {
+        self.opt(key).map(|_| self.string(key)).transpose()
+    }
+
     pub(crate) fn i64(&self, key: &str) -> StoreResult<i64> {
         int(key, self.req(key)?)
     }

@@ -12,6 +12,10 @@ use ottsonly_core::ids::*;
 use ottsonly_core::model::*;
 use ottsonly_core::{PhoneNumber, StoreError, StoreResult};
 
+pub(crate) use crate::telegram::{
+    get_bot_lease, get_telegram_link, get_telegram_link_by_user, list_notifications_after,
+};
+
 /// Where a read runs: the collections, and the transaction's session if inside a unit of work.
 pub(crate) struct Conn<'a> {
     pub(crate) colls: &'a Colls,

@@ -44,6 +44,9 @@ pub(crate) mod c {
     pub(crate) const AUDIT: &str = "audit_log";
     pub(crate) const SETTINGS: &str = "settings";
     pub(crate) const WEBHOOK_EVENTS: &str = "webhook_events";
+    pub(crate) const TELEGRAM_LINKS: &str = "telegram_links";
+    pub(crate) const TELEGRAM_BOT_LEASES: &str = "telegram_bot_leases";
+    pub(crate) const TELEGRAM_DELIVERIES: &str = "telegram_deliveries";
 }
 
 /// `_id` of a handled webhook event: source and event id joined by a separator neither contains.
@@ -69,6 +72,9 @@ pub(crate) struct Colls {
     pub(crate) audit: Collection<Document>,
     pub(crate) settings: Collection<Document>,
     pub(crate) webhook_events: Collection<Document>,
+    pub(crate) telegram_links: Collection<Document>,
+    pub(crate) telegram_bot_leases: Collection<Document>,
+    pub(crate) telegram_deliveries: Collection<Document>,
 }
 
 impl Colls {
@@ -91,6 +97,9 @@ impl Colls {
             audit: c(c::AUDIT),
             settings: c(c::SETTINGS),
             webhook_events: c(c::WEBHOOK_EVENTS),
+            telegram_links: c(c::TELEGRAM_LINKS),
+            telegram_bot_leases: c(c::TELEGRAM_BOT_LEASES),
+            telegram_deliveries: c(c::TELEGRAM_DELIVERIES),
         }
     }
 }
@@ -242,6 +251,12 @@ fn indexes() -> Vec<(&'static str, Vec<IndexModel>)> {
         // `_id` is the key.
         (c::SETTINGS, vec![]),
         (c::WEBHOOK_EVENTS, vec![]),
+        // `_id` is the Telegram user id; a user has at most one linked account.
+        (c::TELEGRAM_LINKS, vec![unique_index(unique::TELEGRAM_LINKS_USER, doc! { "user_id": 1 })]),
+        // `_id` is the lease name.
+        (c::TELEGRAM_BOT_LEASES, vec![]),
+        // `_id` is notification and chat: one push per notification and chat.
+        (c::TELEGRAM_DELIVERIES, vec![]),
     ]
 }
 

@@ -547,6 +547,64 @@ impl Tx for MongoTx {
         Ok(r.upserted_id.is_some())
     }
 
+    async fn link_telegram(&mut self, link: &ottsonly_core::telegram_shop::TelegramLink) -> StoreResult<()> {
+        let (colls, s) = self.parts()?;
+        crate::telegram::link_telegram(colls, s, link).await
+    }
+
+    async fn unlink_telegram(&mut self, telegram_user_id: i64) -> StoreResult<bool> {
+        let (colls, s) = self.parts()?;
+        crate::telegram::unlink_telegram(colls, s, telegram_user_id).await
+    }
+
+    async fn acquire_bot_lease(
+        &mut self,
+        name: &str,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<bool> {
+        let (colls, s) = self.parts()?;
+        crate::telegram::acquire_bot_lease(colls, s, name, owner, now, until).await
+    }
+
+    async fn release_bot_lease(&mut self, name: &str, owner: &str) -> StoreResult<bool> {
+        let (colls, s) = self.parts()?;
+        crate::telegram::release_bot_lease(colls, s, name, owner).await
+    }
+
+    async fn set_bot_offset(
+        &mut self,
+        name: &str,
+        owner: &str,
+        offset: i64,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let (colls, s) = self.parts()?;
+        crate::telegram::set_bot_offset(colls, s, name, owner, offset, now).await
+    }
+
+    async fn set_bot_push_cursor(
+        &mut self,
+        name: &str,
+        owner: &str,
+        cursor: &NotificationId,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let (colls, s) = self.parts()?;
+        crate::telegram::set_bot_push_cursor(colls, s, name, owner, cursor, now).await
+    }
+
+    async fn record_telegram_delivery(
+        &mut self,
+        notification: &NotificationId,
+        chat_id: i64,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let (colls, s) = self.parts()?;
+        crate::telegram::record_telegram_delivery(colls, s, notification, chat_id, now).await
+    }
+
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.commit_inner().await
     }

@@ -14,6 +14,7 @@ pub(crate) const TOPUPS_GATEWAY_ORDER: &str = "topups_gateway_order_unique";
 pub(crate) const TOPUPS_GATEWAY_PAYMENT: &str = "topups_gateway_payment_unique";
 pub(crate) const REFRESH_TOKENS_TOKEN_HASH: &str = "refresh_tokens_token_hash_unique";
 pub(crate) const CREDENTIALS_SUBSCRIPTION: &str = "credentials_subscription_unique";
+pub(crate) const TELEGRAM_LINKS_USER: &str = "telegram_links_user_unique";
 
 /// Unique index names, and the rule each one enforces. `_id_` is every collection's own.
 pub(crate) const UNIQUE_RULES: &[(&str, &str)] = &[
@@ -26,4 +27,5 @@ pub(crate) const UNIQUE_RULES: &[(&str, &str)] = &[
     (TOPUPS_GATEWAY_PAYMENT, constraint::TOPUP_GATEWAY_PAYMENT),
     (REFRESH_TOKENS_TOKEN_HASH, constraint::REFRESH_TOKEN_HASH),
     (CREDENTIALS_SUBSCRIPTION, constraint::CREDENTIAL_SUBSCRIPTION),
+    (TELEGRAM_LINKS_USER, constraint::TELEGRAM_LINK_USER),
 ];

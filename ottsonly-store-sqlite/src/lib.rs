@@ -11,6 +11,7 @@
 
 mod read;
 mod row;
+mod telegram;
 mod tx;
 
 use async_trait::async_trait;
@@ -196,6 +197,7 @@ fn unique_constraint(code: i32, message: &str) -> Option<&'static str> {
         "topups.gateway_payment_id" => constraint::TOPUP_GATEWAY_PAYMENT,
         "refresh_tokens.token_hash" => constraint::REFRESH_TOKEN_HASH,
         "credentials.subscription_id" => constraint::CREDENTIAL_SUBSCRIPTION,
+        "telegram_links.user_id" => constraint::TELEGRAM_LINK_USER,
         _ => return None,
     })
 }

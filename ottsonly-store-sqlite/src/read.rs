@@ -9,6 +9,10 @@ use ottsonly_core::{PhoneNumber, StoreResult};
 use sqlx::sqlite::{SqliteArguments, SqliteConnection};
 use sqlx::{AssertSqlSafe, QueryBuilder, Sqlite};
 
+pub(crate) use crate::telegram::{
+    get_bot_lease, get_telegram_link, get_telegram_link_by_user, list_notifications_after,
+};
+
 pub(crate) type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
 
 pub(crate) async fn fetch_opt<T: FromRow>(c: &mut SqliteConnection, q: Query<'_>) -> StoreResult<Option<T>> {

@@ -445,6 +445,57 @@ impl Tx for SqliteTx {
         Ok(self.exec(q).await? == 1)
     }
 
+    async fn link_telegram(&mut self, link: &ottsonly_core::telegram_shop::TelegramLink) -> StoreResult<()> {
+        crate::telegram::link_telegram(&mut self.tx, link).await
+    }
+
+    async fn unlink_telegram(&mut self, telegram_user_id: i64) -> StoreResult<bool> {
+        crate::telegram::unlink_telegram(&mut self.tx, telegram_user_id).await
+    }
+
+    async fn acquire_bot_lease(
+        &mut self,
+        name: &str,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<bool> {
+        crate::telegram::acquire_bot_lease(&mut self.tx, name, owner, now, until).await
+    }
+
+    async fn release_bot_lease(&mut self, name: &str, owner: &str) -> StoreResult<bool> {
+        crate::telegram::release_bot_lease(&mut self.tx, name, owner).await
+    }
+
+    async fn set_bot_offset(
+        &mut self,
+        name: &str,
+        owner: &str,
+        offset: i64,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        crate::telegram::set_bot_offset(&mut self.tx, name, owner, offset, now).await
+    }
+
+    async fn set_bot_push_cursor(
+        &mut self,
+        name: &str,
+        owner: &str,
+        cursor: &NotificationId,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        crate::telegram::set_bot_push_cursor(&mut self.tx, name, owner, cursor, now).await
+    }
+
+    async fn record_telegram_delivery(
+        &mut self,
+        notification: &NotificationId,
+        chat_id: i64,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        crate::telegram::record_telegram_delivery(&mut self.tx, notification, chat_id, now).await
+    }
+
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         let SqliteTx { tx, _writer } = *self;
         tx.commit().await.map_err(map_err)

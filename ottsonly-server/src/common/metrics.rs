@@ -21,6 +21,11 @@ pub const ALERTS_DELIVERED: &str = "ottsonly_alerts_delivered_total";
 pub const ALERTS_RETRIED: &str = "ottsonly_alerts_retried_total";
 pub const ALERTS_PARKED: &str = "ottsonly_alerts_parked_total";
 pub const TELEGRAM_RATE_LIMITED: &str = "ottsonly_telegram_rate_limited_total";
+/// The Telegram shop bot: updates handled, purchases made through it, and failures (a Bot API
+/// call that failed, a core error that was not an answer).
+pub const SHOP_BOT_UPDATES: &str = "ottsonly_shop_bot_updates_total";
+pub const SHOP_BOT_PURCHASES: &str = "ottsonly_shop_bot_purchases_total";
+pub const SHOP_BOT_ERRORS: &str = "ottsonly_shop_bot_errors_total";
 
 /// Latency buckets in seconds, from a fast read to a slow write under contention.
 const BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -95,7 +100,7 @@ pub fn record_adjustment(direction: &'static str) {
     metrics::counter!(ADJUSTMENTS, "direction" => direction).increment(1);
 }
 
-/// Adds `n` to one of the alert counters (`ALERTS_*`, `TELEGRAM_RATE_LIMITED`).
+/// Adds `n` to one of the Telegram counters (`ALERTS_*`, `SHOP_BOT_*`, `TELEGRAM_RATE_LIMITED`).
 pub fn record_alerts(counter: &'static str, n: u64) {
     metrics::counter!(counter).increment(n);
 }

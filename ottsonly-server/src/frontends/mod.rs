@@ -20,8 +20,10 @@
 //!   webhook.
 //! * [`checkout`]: the checkout page of a top-up (`/pay/{id}?t=TOKEN`), which the other
 //!   front-ends link to: Razorpay Checkout for one stored top-up without a bearer token.
-//! * Next: `telegram_shop/` (a Telegram bot where users browse and buy) and `web/` (the web
-//!   storefront and the admin console), both over the same core handle.
+//! * [`telegram_shop`]: the Telegram bot where customers log in, browse, buy, top up and read
+//!   their subscriptions.
+//! * Next: `web/` (the web storefront and the admin console), over the same core handle.
 
 pub mod checkout;
 pub mod rest;
+pub mod telegram_shop;

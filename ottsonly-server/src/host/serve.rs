@@ -33,9 +33,19 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         public_url: settings.public_url.clone(),
     };
     let telegram = settings.telegram.setup();
+    let shop_setup = settings.telegram.shop_setup();
+    let integrations = Integrations::new(&telegram, settings.sms.provider).with_shop_bot(&shop_setup);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut shop_bot =
+        super::shop_bot::start(&app, shop_setup, &settings.public_url, stop_rx.clone()).await?;
     // `GET /health` reports what the integrations do.
     let site = SiteOptions { rest: options, checkout: CheckoutOptions::default() };
-    let endpoint = build_site(app.clone(), site).data(Integrations::new(&telegram, settings.sms.provider));
+    let site = build_site(app.clone(), site);
+    let endpoint = match shop_bot.as_mut().and_then(|b| b.webhook.take()) {
+        Some((path, hook)) => poem::Route::new().at(path, hook).nest("/", site).boxed(),
+        None => site.boxed(),
+    }
+    .data(integrations);
     let acceptor =
         TcpListener::bind(bind).into_acceptor().await.with_context(|| format!("cannot listen on {bind}"))?;
     let local = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied());
@@ -43,7 +53,6 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     // Tests and operators read this line to learn the port when binding to port 0.
     tracing::info!(addr = %addr, "listening");
 
-    let (stop_tx, stop_rx) = watch::channel(false);
     let reconcile_every = Duration::from_secs(settings.razorpay_reconcile_every_s.max(10));
     let tasks = Tasks::start(&app, telegram, reconcile_every, stop_rx)?;
     let timeout = Duration::from_secs(settings.shutdown_timeout_s);
@@ -52,6 +61,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await;
     let _ = stop_tx.send(true);
     tasks.join().await;
+    if let Some(bot) = shop_bot {
+        bot.join().await;
+    }
     result.context("server failed")?;
     tracing::info!("stopped");
     Ok(())

@@ -84,7 +84,7 @@ pub struct Settings {
     /// `OTTSONLY_RAZORPAY_KEY_ID`, `_KEY_SECRET`, `_WEBHOOK_SECRET`, `_API_BASE`.
     pub razorpay: RazorpaySettings,
     /// `OTTSONLY_TELEGRAM_BOT_TOKEN`, `_ADMIN_CHAT_IDS` (comma-separated), `_API_URL`,
-    /// `_POLL_INTERVAL_MS`.
+    /// `_POLL_INTERVAL_MS`; the shop bot: `_SHOP` (`on`/`off`), `_WEBHOOK_URL`, `_WEBHOOK_SECRET`.
     pub telegram: TelegramSettings,
     /// `OTTSONLY_SMS_PROVIDER` (`log`, `msg91` or `twilio`), `OTTSONLY_SMS_API_URL`,
     /// `_TIMEOUT_MS`, `_TEMPLATE`; `OTTSONLY_TWILIO_ACCOUNT_SID`, `_AUTH_TOKEN`, `_FROM`;
@@ -131,6 +131,9 @@ impl From<Raw> for Settings {
                 admin_chat_ids: r.telegram_admin_chat_ids,
                 api_url: r.telegram_api_url,
                 poll_interval_ms: r.telegram_poll_interval_ms,
+                shop: r.telegram_shop,
+                webhook_url: r.telegram_webhook_url,
+                webhook_secret: r.telegram_webhook_secret,
             },
             sms: SmsSettings {
                 provider: r.sms_provider,
@@ -234,6 +237,14 @@ struct Raw {
     /// How often the alert dispatcher looks for due alerts (`OTTSONLY_TELEGRAM_POLL_INTERVAL_MS`).
     #[serde(default = "default_telegram_poll_interval_ms")]
     telegram_poll_interval_ms: u64,
+    /// The shop bot on the same token (`OTTSONLY_TELEGRAM_SHOP=on`), in webhook mode with
+    /// `OTTSONLY_TELEGRAM_WEBHOOK_URL` and `OTTSONLY_TELEGRAM_WEBHOOK_SECRET`.
+    #[serde(default)]
+    telegram_shop: crate::adapters::telegram::Switch,
+    #[serde(default)]
+    telegram_webhook_url: Option<String>,
+    #[serde(default)]
+    telegram_webhook_secret: Option<Secret>,
     /// `log` (development), `msg91` or `twilio` (`OTTSONLY_SMS_PROVIDER`).
     #[serde(default)]
     sms_provider: SmsProvider,
@@ -287,6 +298,8 @@ impl Raw {
         blank(&mut self.razorpay_api_base, "razorpay_api_base", o);
         blank(&mut self.telegram_bot_token, "telegram_bot_token", o);
         blank(&mut self.telegram_api_url, "telegram_api_url", o);
+        blank(&mut self.telegram_webhook_url, "telegram_webhook_url", o);
+        blank(&mut self.telegram_webhook_secret, "telegram_webhook_secret", o);
         blank(&mut self.sms_api_url, "sms_api_url", o);
         blank(&mut self.sms_template, "sms_template", o);
         blank(&mut self.twilio_account_sid, "twilio_account_sid", o);
@@ -678,14 +691,24 @@ mod tests {
             ("OTTSONLY_SMS_PROVIDER", "twilio"),
             ("OTTSONLY_SMS_TIMEOUT_MS", "1500"),
             ("OTTSONLY_RAZORPAY_KEY_ID", "rzp_key"),
+            ("OTTSONLY_TELEGRAM_SHOP", "on"),
+            ("OTTSONLY_TELEGRAM_WEBHOOK_URL", "https://shop.example/tg"),
+            ("OTTSONLY_TELEGRAM_WEBHOOK_SECRET", "0123456789abcdef"),
         ]))
         .unwrap();
         assert_eq!(s.telegram.poll_interval_ms, 250);
+        assert_eq!(s.telegram.shop, crate::adapters::telegram::Switch::On);
+        assert_eq!(s.telegram.webhook_url.as_deref(), Some("https://shop.example/tg"));
+        assert!(
+            !format!("{:?}", s.telegram).contains("0123456789abcdef"),
+            "the webhook secret is not logged"
+        );
         assert_eq!(s.sms.provider, SmsProvider::Twilio);
         assert_eq!(s.sms.timeout_ms, 1500);
         assert_eq!(s.razorpay.key_id.as_deref(), Some("rzp_key"));
         let d = Settings::load(&sources(&[])).unwrap();
         assert_eq!(d.telegram.poll_interval_ms, 2_000);
+        assert_eq!(d.telegram.shop, crate::adapters::telegram::Switch::Off);
         assert_eq!(d.sms.timeout_ms, 10_000);
     }
 

@@ -1,7 +1,7 @@
 //! The storage conformance suite: the behaviour every [`Store`] must have.
 //!
 //! Each `pub async fn` of the area modules ([`users`], [`ledger`], [`auth`], [`catalog`],
-//! [`orders`], [`topups`], [`notifications`], [`outbox`], [`audit`], [`settings`] and
+//! [`orders`], [`topups`], [`notifications`], [`outbox`], [`audit`], [`settings`], [`telegram`] and
 //! [`concurrency`], following the sections of [`crate::store`], all re-exported here) checks one
 //! behaviour of the contract against a fresh, empty store, and panics when the backend deviates. A backend runs all of them with
 //! [`store_conformance_tests!`](crate::store_conformance_tests) in one of its integration tests:
@@ -100,6 +100,11 @@ macro_rules! store_conformance_tests {
             audit_filters_by_target_type_and_action,
             setting_put_if_absent_keeps_first,
             webhook_events_are_recorded_once,
+            // Telegram shop
+            telegram_links_are_one_to_one_and_move,
+            telegram_bot_lease_has_one_holder_and_keeps_the_offset,
+            concurrent_bot_lease_acquisitions_have_one_winner,
+            telegram_push_lists_after_the_cursor_and_records_once,
             // transactions and concurrency
             tx_dropped_leaves_no_trace,
             tx_reads_own_writes,
@@ -540,6 +545,7 @@ pub mod notifications;
 pub mod orders;
 pub mod outbox;
 pub mod settings;
+pub mod telegram;
 pub mod topups;
 pub mod users;
 
@@ -552,5 +558,6 @@ pub use notifications::*;
 pub use orders::*;
 pub use outbox::*;
 pub use settings::*;
+pub use telegram::*;
 pub use topups::*;
 pub use users::*;

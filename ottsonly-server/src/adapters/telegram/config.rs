@@ -82,6 +82,36 @@ pub struct TelegramSettings {
     pub api_url: Option<String>,
     /// How often the dispatcher looks for due alerts.
     pub poll_interval_ms: u64,
+    /// `OTTSONLY_TELEGRAM_SHOP=on`: the same bot also serves the shop to everybody else.
+    pub shop: Switch,
+    /// Webhook mode for the shop (`OTTSONLY_TELEGRAM_WEBHOOK_URL`): the public https URL Telegram
+    /// posts updates to; long polling when unset.
+    pub webhook_url: Option<String>,
+    /// The secret Telegram echoes in `X-Telegram-Bot-Api-Secret-Token`
+    /// (`OTTSONLY_TELEGRAM_WEBHOOK_SECRET`); required with a webhook URL.
+    pub webhook_secret: Option<Secret>,
+}
+
+/// An `on`/`off` setting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Switch {
+    #[default]
+    Off,
+    On,
+}
+
+/// What the settings ask of the shop bot.
+#[derive(Debug, Clone)]
+pub enum ShopSetup {
+    On {
+        bot_token: Secret,
+        api_url: Url,
+        /// `None`: long polling.
+        webhook: Option<(Url, Secret)>,
+    },
+    /// Why there is no shop bot (names the setting).
+    Off(String),
 }
 
 impl Default for TelegramSettings {
@@ -91,6 +121,9 @@ impl Default for TelegramSettings {
             admin_chat_ids: Vec::new(),
             api_url: None,
             poll_interval_ms: DEFAULT_POLL_INTERVAL_MS,
+            shop: Switch::Off,
+            webhook_url: None,
+            webhook_secret: None,
         }
     }
 }
@@ -126,6 +159,37 @@ impl TelegramSettings {
         TelegramSetup::On(Box::new(config))
     }
 
+    /// The shop bot the settings ask for (`OTTSONLY_TELEGRAM_SHOP=on` with a bot token).
+    pub fn shop_setup(&self) -> ShopSetup {
+        if self.shop == Switch::Off {
+            return ShopSetup::Off("OTTSONLY_TELEGRAM_SHOP is off".into());
+        }
+        let Some(token) = &self.bot_token else {
+            return ShopSetup::Off("OTTSONLY_TELEGRAM_SHOP=on needs OTTSONLY_TELEGRAM_BOT_TOKEN".into());
+        };
+        let api_url = match self.api_url() {
+            Ok(u) => u,
+            Err(e) => return ShopSetup::Off(e),
+        };
+        let webhook = match (&self.webhook_url, &self.webhook_secret) {
+            (None, _) => None,
+            (Some(raw), Some(secret)) => match Url::parse(raw) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => Some((u, secret.clone())),
+                _ => {
+                    return ShopSetup::Off(format!(
+                        "OTTSONLY_TELEGRAM_WEBHOOK_URL `{raw}` is not an http(s) URL"
+                    ));
+                }
+            },
+            (Some(_), None) => {
+                return ShopSetup::Off(
+                    "OTTSONLY_TELEGRAM_WEBHOOK_URL needs OTTSONLY_TELEGRAM_WEBHOOK_SECRET".into(),
+                );
+            }
+        };
+        ShopSetup::On { bot_token: token.clone(), api_url, webhook }
+    }
+
     fn api_url(&self) -> Result<Url, String> {
         let raw = self.api_url.as_deref().unwrap_or(TELEGRAM_API_URL);
         match Url::parse(raw) {
@@ -137,7 +201,32 @@ impl TelegramSettings {
     /// Problems that refuse a start in production (and are warnings in dev).
     pub fn problems(&self, env: Environment) -> Vec<String> {
         let mut out = Vec::new();
-        if self.bot_token.is_some() == self.admin_chat_ids.is_empty() {
+        let shop = self.shop == Switch::On;
+        if shop {
+            if let ShopSetup::Off(why) = self.shop_setup() {
+                out.push(why);
+            }
+            if env == Environment::Production
+                && self.webhook_url.as_deref().is_some_and(|u| !u.starts_with("https://"))
+            {
+                out.push("OTTSONLY_TELEGRAM_WEBHOOK_URL must be https in production".into());
+            }
+            if self.webhook_secret.as_ref().is_some_and(|s| {
+                let s = s.expose();
+                s.len() < 16 || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            }) {
+                out.push(
+                    "OTTSONLY_TELEGRAM_WEBHOOK_SECRET must be 16 to 256 characters of A-Z, a-z, 0-9, _ and -"
+                        .into(),
+                );
+            }
+        } else if self.webhook_url.is_some() {
+            out.push("OTTSONLY_TELEGRAM_WEBHOOK_URL is set but OTTSONLY_TELEGRAM_SHOP is off".into());
+        }
+        // A token alone is fine when it serves the shop; admin chats always need a token.
+        if (self.bot_token.is_some() && self.admin_chat_ids.is_empty() && !shop)
+            || (self.bot_token.is_none() && !self.admin_chat_ids.is_empty())
+        {
             out.push(
                 "Telegram is half configured: set both OTTSONLY_TELEGRAM_BOT_TOKEN and OTTSONLY_TELEGRAM_ADMIN_CHAT_IDS, or neither"
                     .into(),
@@ -182,6 +271,34 @@ mod tests {
         assert_eq!(c.api_url.as_str(), "http://127.0.0.1:9/tg");
         assert_eq!(c.poll_interval, Duration::from_millis(250));
         assert!(!format!("{c:?}").contains("secret-token"));
+    }
+
+    #[test]
+    fn the_shop_needs_a_token_and_a_complete_webhook() {
+        let shop = |token: Option<&str>| TelegramSettings {
+            bot_token: token.map(Secret::new),
+            shop: Switch::On,
+            ..TelegramSettings::default()
+        };
+        assert!(matches!(TelegramSettings::default().shop_setup(), ShopSetup::Off(_)));
+        let ShopSetup::Off(why) = shop(None).shop_setup() else { panic!("on without a token") };
+        assert!(why.contains("OTTSONLY_TELEGRAM_BOT_TOKEN"), "{why}");
+        assert!(matches!(shop(Some("1:x")).shop_setup(), ShopSetup::On { webhook: None, .. }));
+        assert!(shop(Some("1:x")).problems(Environment::Dev).is_empty(), "a token alone serves the shop");
+        let mut hook = shop(Some("1:x"));
+        hook.webhook_url = Some("https://shop.example/telegram/hook".into());
+        assert!(matches!(hook.shop_setup(), ShopSetup::Off(_)), "a webhook needs its secret");
+        hook.webhook_secret = Some(Secret::new("short"));
+        let p = hook.problems(Environment::Dev);
+        assert!(p.iter().any(|p| p.contains("OTTSONLY_TELEGRAM_WEBHOOK_SECRET")), "{p:?}");
+        hook.webhook_secret = Some(Secret::new("0123456789abcdef_-"));
+        let ShopSetup::On { webhook: Some((url, _)), .. } = hook.shop_setup() else { panic!("webhook mode") };
+        assert_eq!(url.path(), "/telegram/hook");
+        assert!(hook.problems(Environment::Production).is_empty());
+        hook.webhook_url = Some("http://shop.example/hook".into());
+        assert!(hook.problems(Environment::Production).iter().any(|p| p.contains("https")));
+        let off = TelegramSettings { webhook_url: Some("https://x".into()), ..TelegramSettings::default() };
+        assert!(off.problems(Environment::Dev).iter().any(|p| p.contains("OTTSONLY_TELEGRAM_SHOP is off")));
     }
 
     #[test]

@@ -428,7 +428,7 @@ impl TelegramDispatcher {
 }
 
 /// Replaces `bot<digits>:<token chars>` with `bot<token>`, whatever the token.
-fn redact_bot_tokens(text: &str) -> String {
+pub fn redact_bot_tokens(text: &str) -> String {
     let b = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;

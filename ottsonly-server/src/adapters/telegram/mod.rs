@@ -12,13 +12,17 @@
 //! second overall). An alert claimed by a process that died is claimed again when its lease ends,
 //! so a restart loses nothing.
 //!
+//! [`bot_api`] holds what the shop bot front-end needs of the Bot API beyond alerts (a client,
+//! pacing, 429 waits, the webhook secret check).
+//!
 //! Messages are plain text (no parse mode), so nothing in them needs escaping; core's
 //! `AdminAlert::text` renders them with phones already masked.
 
+pub mod bot_api;
 pub mod config;
 pub mod dispatch;
 pub mod render;
 
-pub use config::{TELEGRAM_API_URL, TelegramConfig, TelegramSettings, TelegramSetup};
-pub use dispatch::{DispatchReport, TelegramDispatcher};
+pub use config::{ShopSetup, Switch, TELEGRAM_API_URL, TelegramConfig, TelegramSettings, TelegramSetup};
+pub use dispatch::{DispatchReport, TelegramDispatcher, redact_bot_tokens};
 pub use render::{MESSAGE_MAX_CHARS, render};

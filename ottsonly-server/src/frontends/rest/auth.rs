@@ -32,23 +32,30 @@ async fn check_bearer_user(req: &Request, bearer: Bearer) -> poem::Result<(Actor
     })
 }
 
+/// The items of an extractor documented as the [`BearerAuth`] scheme.
+macro_rules! documented_as_bearer {
+    () => {
+        const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+
+        type ParamType = ();
+        type ParamRawType = ();
+
+        fn register(registry: &mut Registry) {
+            BearerAuth::register(registry);
+        }
+
+        fn security_schemes() -> Vec<&'static str> {
+            BearerAuth::security_schemes()
+        }
+    };
+}
+
 /// The caller's own user row, as loaded by authentication (`GET /users/me` reads it once).
 /// Documented as the same bearer scheme.
 pub struct MeAuth(pub User);
 
 impl<'a> ApiExtractor<'a> for MeAuth {
-    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
-
-    type ParamType = ();
-    type ParamRawType = ();
-
-    fn register(registry: &mut Registry) {
-        BearerAuth::register(registry);
-    }
-
-    fn security_schemes() -> Vec<&'static str> {
-        BearerAuth::security_schemes()
-    }
+    documented_as_bearer!();
 
     async fn from_request(
         req: &'a Request,
@@ -65,18 +72,7 @@ impl<'a> ApiExtractor<'a> for MeAuth {
 pub struct MaybeAuth(pub Option<Actor>);
 
 impl<'a> ApiExtractor<'a> for MaybeAuth {
-    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
-
-    type ParamType = ();
-    type ParamRawType = ();
-
-    fn register(registry: &mut Registry) {
-        BearerAuth::register(registry);
-    }
-
-    fn security_schemes() -> Vec<&'static str> {
-        BearerAuth::security_schemes()
-    }
+    documented_as_bearer!();
 
     /// Documents the anonymous alternative (an empty security requirement).
     fn has_security_fallback() -> bool {

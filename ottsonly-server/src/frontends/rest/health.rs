@@ -3,7 +3,7 @@
 //! (tests, embedders) reports none.
 
 use crate::adapters::sms::SmsProvider;
-use crate::adapters::telegram::TelegramSetup;
+use crate::adapters::telegram::{ShopSetup, TelegramSetup};
 use poem_openapi::Object;
 
 /// Set once at startup by `serve`.
@@ -12,6 +12,7 @@ pub struct Integrations {
     pub telegram_alerts: bool,
     pub telegram_detail: String,
     pub otp_sms: SmsProvider,
+    pub shop_bot: bool,
 }
 
 impl Integrations {
@@ -20,7 +21,13 @@ impl Integrations {
             TelegramSetup::On(c) => (true, format!("sending to {} admin chat(s)", c.admin_chat_ids.len())),
             TelegramSetup::Off(why) => (false, why.clone()),
         };
-        Integrations { telegram_alerts, telegram_detail, otp_sms }
+        Integrations { telegram_alerts, telegram_detail, otp_sms, shop_bot: false }
+    }
+
+    /// Reports the Telegram shop bot as on or off.
+    pub fn with_shop_bot(mut self, shop: &ShopSetup) -> Self {
+        self.shop_bot = matches!(shop, ShopSetup::On { .. });
+        self
     }
 
     pub fn health(&self) -> IntegrationsHealth {
@@ -28,6 +35,7 @@ impl Integrations {
             telegram_alerts: if self.telegram_alerts { "on" } else { "off" }.into(),
             telegram_detail: self.telegram_detail.clone(),
             otp_sms: self.otp_sms.as_str().into(),
+            shop_bot: if self.shop_bot { "on" } else { "off" }.into(),
         }
     }
 }
@@ -57,4 +65,6 @@ pub struct IntegrationsHealth {
     pub telegram_detail: String,
     /// How one-time codes leave: `log` (development: written to the log), `msg91` or `twilio`.
     pub otp_sms: String,
+    /// `on`: the Telegram shop bot serves customers (`OTTSONLY_TELEGRAM_SHOP=on`). `off`: it does not.
+    pub shop_bot: String,
 }

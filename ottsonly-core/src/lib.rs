@@ -36,6 +36,7 @@ pub mod orders;
 pub mod otp_sender;
 pub mod outbox;
 pub mod payments;
+pub mod stats;
 pub mod subscriptions;
 pub mod users;
 mod validate;

@@ -71,6 +71,10 @@ pub trait StoreRead: Send + Sync {
     ) -> StoreResult<Vec<Subscription>>;
 
     async fn list_ledger(&mut self, user: &UserId, slice: &Slice) -> StoreResult<Vec<LedgerEntry>>;
+
+    /// The shop's figures for `[from, to)` (see [`ShopStats`]); `low_stock_at` is the stock at or
+    /// below which an active product is listed as low. Indexed range queries and aggregations.
+    async fn shop_stats(&mut self, from: Timestamp, to: Timestamp, low_stock_at: i64) -> StoreResult<ShopStats>;
     async fn get_ledger_entry_by_reference(
         &mut self,
         reference_type: ReferenceType,
@@ -377,6 +381,8 @@ macro_rules! delegate_store_read {
             list_subscriptions_to_remind(now: $crate::model::Timestamp, until: $crate::model::Timestamp, limit: u32)
                 -> Vec<$crate::model::Subscription>;
             list_ledger(user: &$crate::ids::UserId, slice: &$crate::model::Slice) -> Vec<$crate::model::LedgerEntry>;
+            shop_stats(from: $crate::model::Timestamp, to: $crate::model::Timestamp, low_stock_at: i64)
+                -> $crate::model::ShopStats;
             get_ledger_entry_by_reference(
                 reference_type: $crate::model::ReferenceType,
                 reference_id: &str,

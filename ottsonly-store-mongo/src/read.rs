@@ -12,6 +12,9 @@ use ottsonly_core::ids::*;
 use ottsonly_core::model::*;
 use ottsonly_core::{PhoneNumber, StoreError, StoreResult};
 
+/// The dashboard's figures live in their own file.
+pub(crate) use crate::stats::shop_stats;
+
 /// Where a read runs: the collections, and the transaction's session if inside a unit of work.
 pub(crate) struct Conn<'a> {
     pub(crate) colls: &'a Colls,

@@ -11,6 +11,7 @@
 
 mod read;
 mod row;
+mod stats;
 mod tx;
 
 use async_trait::async_trait;

@@ -9,6 +9,9 @@ use ottsonly_core::{PhoneNumber, StoreResult};
 use sqlx::sqlite::{SqliteArguments, SqliteConnection};
 use sqlx::{AssertSqlSafe, QueryBuilder, Sqlite};
 
+/// The dashboard's figures live in their own file.
+pub(crate) use crate::stats::shop_stats;
+
 pub(crate) type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
 
 pub(crate) async fn fetch_opt<T: FromRow>(c: &mut SqliteConnection, q: Query<'_>) -> StoreResult<Option<T>> {

@@ -22,3 +22,4 @@
 //!   storefront and the admin console), both over the same core handle.
 
 pub mod rest;
+pub mod web;

@@ -5,6 +5,7 @@ use super::bootstrap::open_core_reporting;
 use super::settings::Settings;
 use super::tasks::Tasks;
 use crate::frontends::rest::{BodyLimits, HttpOptions, Integrations, build_app};
+use crate::frontends::web::{self, WebOptions};
 use anyhow::Context;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{EndpointExt, Server};
@@ -31,7 +32,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     let telegram = settings.telegram.setup();
     // `GET /health` reports what the integrations do.
-    let endpoint = build_app(app.clone(), options).data(Integrations::new(&telegram, settings.sms.provider));
+    let rest = build_app(app.clone(), options).data(Integrations::new(&telegram, settings.sms.provider));
+    // The storefront and the console answer their own paths; the rest goes to the API.
+    let web_options = WebOptions { environment: settings.env, public_url: format!("http://{bind}") };
+    let endpoint = web::mount(web::build(app.clone(), web_options), rest.boxed());
     let acceptor =
         TcpListener::bind(bind).into_acceptor().await.with_context(|| format!("cannot listen on {bind}"))?;
     let local = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied());

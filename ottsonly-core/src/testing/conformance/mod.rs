@@ -100,6 +100,8 @@ macro_rules! store_conformance_tests {
             audit_filters_by_target_type_and_action,
             setting_put_if_absent_keeps_first,
             webhook_events_are_recorded_once,
+            // the dashboard
+            shop_stats_counts_the_period,
             // transactions and concurrency
             tx_dropped_leaves_no_trace,
             tx_reads_own_writes,
@@ -557,6 +559,7 @@ pub mod notifications;
 pub mod orders;
 pub mod outbox;
 pub mod settings;
+pub mod stats;
 pub mod topups;
 pub mod users;
 
@@ -569,5 +572,6 @@ pub use notifications::*;
 pub use orders::*;
 pub use outbox::*;
 pub use settings::*;
+pub use stats::*;
 pub use topups::*;
 pub use users::*;

@@ -5,6 +5,7 @@ mod support;
 
 mod admin;
 mod auth;
+mod browser;
 mod catalog;
 mod cli;
 mod e2e;
@@ -23,3 +24,4 @@ mod subscriptions;
 mod telegram;
 mod users;
 mod wallet;
+mod web;

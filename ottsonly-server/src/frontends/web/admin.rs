@@ -199,7 +199,7 @@ async fn product(web: W<'_>, v: V<'_>, req: &Request, Path(id): Path<String>, Qu
     let body = html! {
         h1 { (p.platform_name) " " (p.plan_name) }
         (notice(q.ok.as_deref()))
-        p { "Stock " strong { (p.stock) } ", " (pool) " logins in the pool. " @if p.is_active { span.tag.ok { "Active" } } @else { span.tag { "Inactive" } } }
+        p { (money(p.price)) " · " (p.duration_days) " days · Stock " strong { (p.stock) } ", " (pool) " logins in the pool. " @if p.is_active { span.tag.ok { "Active" } } @else { span.tag { "Inactive" } } }
         h2 { "Edit" }
         form.stack method="post" action=(format!("/admin/products/{}", p.id)) {
             (csrf(&v))

@@ -23,7 +23,7 @@ mod shop;
 use crate::common::secret::Environment;
 use ottsonly_core::Ottsonly;
 use poem::endpoint::BoxEndpoint;
-use poem::{Endpoint, EndpointExt, IntoResponse as _, Request, Response, Route};
+use poem::{Endpoint, EndpointExt, Request, Response, Route};
 use std::sync::Arc;
 
 /// What the host tells the web front-end.

@@ -37,6 +37,7 @@ impl CoreConfig {
                 capture: CaptureMode::Auto,
                 max_open_topups: 10,
                 topups_per_minute: 5,
+                checkout_link_ttl: Duration::from_secs(2 * 3600),
             },
             outbox: OutboxConfig {
                 max_attempts: 10,
@@ -54,6 +55,8 @@ pub struct AuthConfig {
     jwt_secret: Vec<u8>,
     /// Key of the OTP MACs, derived from the JWT secret so operators manage one secret.
     otp_mac_key: Vec<u8>,
+    /// Key of checkout-link tokens, derived likewise under its own label.
+    checkout_key: Vec<u8>,
     pub jwt_issuer: String,
     /// Access token lifetime (default 15 min).
     pub access_ttl: Duration,
@@ -95,9 +98,11 @@ impl AuthConfig {
             ));
         }
         let otp_mac_key = crate::crypto::hmac_hex(&jwt_secret, &[b"ottsonly/otp-mac/v1"]).into_bytes();
+        let checkout_key = crate::crypto::hmac_hex(&jwt_secret, &[b"ottsonly/checkout-link/v1"]).into_bytes();
         Ok(AuthConfig {
             jwt_secret,
             otp_mac_key,
+            checkout_key,
             jwt_issuer: "ottsonly".into(),
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
@@ -119,6 +124,10 @@ impl AuthConfig {
 
     pub(crate) fn otp_mac_key(&self) -> &[u8] {
         &self.otp_mac_key
+    }
+
+    pub(crate) fn checkout_key(&self) -> &[u8] {
+        &self.checkout_key
     }
 
     /// Parses `+91XXXXXXXXXX:123456,+91YYYYYYYYYY:654321` into `test_phones`. A test phone must be
@@ -212,6 +221,9 @@ pub struct WalletConfig {
     pub max_open_topups: u32,
     /// Most top-ups one user may start per minute (default 5).
     pub topups_per_minute: u32,
+    /// How long a checkout link (a signed token bound to one top-up and its user) opens the
+    /// checkout page (default 2 h). The page also refuses a top-up that is no longer open.
+    pub checkout_link_ttl: Duration,
 }
 
 #[derive(Clone, Debug)]

@@ -28,6 +28,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod checkout;
 pub mod config;
 pub mod crypto;
 mod ctx;

@@ -45,6 +45,8 @@ pub struct Adjustment {
 pub struct TopUpIntent {
     pub topup: TopUp,
     pub key_id: String,
+    /// Opens the checkout page of this top-up without a bearer token (see [`crate::checkout`]).
+    pub checkout_token: String,
 }
 
 /// A top-up credited by a payment: the top-up as paid, the amount and the balance after it.
@@ -300,7 +302,7 @@ impl Wallet<'_> {
             .await
     }
 
-    fn gateway(&self) -> Result<&Arc<dyn PaymentGateway>> {
+    pub(crate) fn gateway(&self) -> Result<&Arc<dyn PaymentGateway>> {
         self.ctx.gateway.as_ref().ok_or(Error::PaymentsNotConfigured)
     }
 
@@ -389,7 +391,11 @@ impl Wallet<'_> {
                 })
             })
             .await?;
-        Ok(TopUpIntent { topup: topup.clone(), key_id: gateway.key_id().into() })
+        Ok(TopUpIntent {
+            topup: topup.clone(),
+            key_id: gateway.key_id().into(),
+            checkout_token: self.sign_checkout(topup),
+        })
     }
 
     /// Confirms a top-up from the checkout callback. The order id must be one the caller created

@@ -22,4 +22,5 @@ pub use common::secret::{Environment, Secret};
 pub use frontends::rest::{HttpOptions, build_app, openapi_service, spec_json};
 pub use host::bootstrap::{CoreParts, build_core};
 pub use host::settings::Settings;
+pub use host::site::{SiteOptions, build_site};
 pub use host::store::open_store;

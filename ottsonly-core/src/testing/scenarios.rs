@@ -1049,6 +1049,57 @@ pub async fn topup_verify_happy_path_and_replay(ts: TestStore) {
     h.check_invariants().await;
 }
 
+pub async fn checkout_links_are_bound_signed_and_expire(ts: TestStore) {
+    let h = Harness::new(ts);
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let other = h.user_with_role("+917777777777", Role::User).await;
+    let w = h.app.wallet();
+    let intent = w.create_topup(&user, money(50000)).await.unwrap();
+    let theirs = w.create_topup(&other, money(20000)).await.unwrap();
+    let (id, token) = (&intent.topup.id, intent.checkout_token.as_str());
+    let view = w.open_checkout(id, token).await.unwrap();
+    assert_eq!(view.topup, intent.topup, "the page shows the stored top-up");
+    assert_eq!((view.key_id.as_str(), view.contact.as_str()), (GATEWAY_KEY_ID, "+919876543210"));
+    assert!(view.is_open());
+    // Forged, truncated, another top-up's and an unknown top-up's tokens all look alike.
+    let (exp, mac) = token.split_once('.').unwrap();
+    let later = format!("{}.{mac}", exp.parse::<i64>().unwrap() + 3600);
+    let flipped = format!("{exp}.{}{}", if mac.starts_with('0') { "1" } else { "0" }, &mac[1..]);
+    for bad in ["", "x", "1.2", later.as_str(), flipped.as_str(), theirs.checkout_token.as_str()] {
+        assert!(matches!(w.open_checkout(id, bad).await, Err(Error::InvalidToken)), "{bad:?}");
+    }
+    let unknown: crate::ids::TopUpId = crate::ids::TopUpId::from_string("no-such-topup");
+    assert!(matches!(w.open_checkout(&unknown, token).await, Err(Error::InvalidToken)));
+    // A payment through the link credits once, as verify does; only this top-up's order counts.
+    let oid = intent.topup.gateway_order_id.clone();
+    let pay = h.gateway.pay(&oid, 50000, PaymentStatus::Captured);
+    let sig = h.gateway.sign(&oid, &pay);
+    let their_oid = theirs.topup.gateway_order_id.clone();
+    assert!(matches!(
+        w.verify_checkout(id, token, &their_oid, &pay, &sig).await,
+        Err(Error::NotFound { .. })
+    ));
+    let outcome = w.verify_checkout(id, token, &oid, &pay, &sig).await.unwrap();
+    assert!(matches!(outcome, PaymentOutcome::Credited(_)), "{outcome:?}");
+    assert!(matches!(
+        w.verify_checkout(id, token, &oid, &pay, &sig).await.unwrap(),
+        PaymentOutcome::AlreadyCredited(_)
+    ));
+    assert_eq!(h.balance(&user.user_id).await, 50000);
+    assert!(!w.open_checkout(id, token).await.unwrap().is_open(), "a paid top-up is shown as paid");
+    // A fresh token for the owner only; a blocked user's links stop; every link expires.
+    assert!(matches!(w.checkout_token(&other, id).await, Err(Error::NotFound { .. })));
+    let fresh = w.checkout_token(&other, &theirs.topup.id).await.unwrap();
+    w.open_checkout(&theirs.topup.id, &fresh).await.unwrap();
+    let admin = h.user_with_role("+918888888888", Role::Admin).await;
+    h.app.users().block(&admin, &other.user_id, None).await.unwrap();
+    assert!(matches!(w.open_checkout(&theirs.topup.id, &fresh).await, Err(Error::UserBlocked)));
+    h.app.users().unblock(&admin, &other.user_id).await.unwrap();
+    h.clock.advance(TimeDelta::from_std(h.app.config().wallet.checkout_link_ttl).unwrap());
+    assert!(matches!(w.open_checkout(&theirs.topup.id, &fresh).await, Err(Error::TokenExpired)));
+    h.check_invariants().await;
+}
+
 pub async fn topup_concurrent_confirmations_credit_once(ts: TestStore) {
     let h = Arc::new(Harness::new(ts));
     let user = h.user_with_role("+919876543210", Role::User).await;
@@ -2044,6 +2095,7 @@ macro_rules! service_scenario_tests {
             cancel_subscription,
             admin_adjustments,
             topup_verify_happy_path_and_replay,
+            checkout_links_are_bound_signed_and_expire,
             topup_concurrent_confirmations_credit_once,
             topup_amount_mismatch_is_refused_and_alerted,
             topup_reconciliation_credits_and_expires,

@@ -1,8 +1,10 @@
 //! The ground floor of the server: what every other layer may use and nothing here imports from
 //! them. [`secret`] (secret strings and the deployment environment), [`metrics`] (the one
-//! process-wide Prometheus recorder and the counters) and
-//! [`error_chain`].
+//! process-wide Prometheus recorder and the counters), [`links`] (URLs sent outside a page),
+//! [`http`] (what every HTML front-end wraps its routes in) and [`error_chain`].
 
+pub mod http;
+pub mod links;
 pub mod metrics;
 pub mod secret;
 

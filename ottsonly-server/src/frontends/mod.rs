@@ -18,8 +18,11 @@
 //!
 //! * [`rest`]: the JSON REST API with its OpenAPI document, Swagger UI, metrics and the Razorpay
 //!   webhook.
+//! * [`checkout`]: the checkout page of a top-up (`/pay/{id}?t=TOKEN`), which the other
+//!   front-ends link to: Razorpay Checkout for one stored top-up without a bearer token.
 //! * Next: `telegram_shop/` (a Telegram bot where users browse and buy) and `web/` (the web
 //!   storefront and the admin console), both over the same core handle.
 
+pub mod checkout;
 pub mod rest;
 pub mod web;

@@ -9,6 +9,7 @@ pub mod import;
 pub mod secrets;
 pub mod serve;
 pub mod settings;
+pub mod site;
 pub mod store;
 pub mod tasks;
 pub mod telemetry;

@@ -3,9 +3,11 @@
 
 use super::bootstrap::open_core_reporting;
 use super::settings::Settings;
+use super::site::{SiteOptions, build_site};
 use super::tasks::Tasks;
-use crate::frontends::rest::{BodyLimits, HttpOptions, Integrations, build_app};
-use crate::frontends::web::{self, WebOptions};
+use crate::frontends::checkout::CheckoutOptions;
+use crate::frontends::web::WebOptions;
+use crate::frontends::rest::{BodyLimits, HttpOptions, Integrations};
 use anyhow::Context;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{EndpointExt, Server};
@@ -29,13 +31,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         metrics_token: settings.metrics_token.clone(),
         environment: settings.env,
         dev_secrets,
+        public_url: settings.public_url.clone(),
     };
     let telegram = settings.telegram.setup();
     // `GET /health` reports what the integrations do.
-    let rest = build_app(app.clone(), options).data(Integrations::new(&telegram, settings.sms.provider));
-    // The storefront and the console answer their own paths; the rest goes to the API.
-    let web_options = WebOptions { environment: settings.env, public_url: format!("http://{bind}") };
-    let endpoint = web::mount(web::build(app.clone(), web_options), rest.boxed());
+    let web = WebOptions { environment: settings.env, public_url: settings.public_url.clone() };
+    let site = SiteOptions { rest: options, checkout: CheckoutOptions::default(), web };
+    let endpoint = build_site(app.clone(), site).data(Integrations::new(&telegram, settings.sms.provider));
     let acceptor =
         TcpListener::bind(bind).into_acceptor().await.with_context(|| format!("cannot listen on {bind}"))?;
     let local = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied());

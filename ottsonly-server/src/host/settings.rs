@@ -39,6 +39,9 @@ pub enum LogFormat {
 pub struct Settings {
     /// Listen address (`OTTSONLY_BIND`).
     pub bind: String,
+    /// The address users reach the server at, without a trailing slash, for links sent outside
+    /// a page (a Telegram message's checkout link): `OTTSONLY_PUBLIC_URL`, default `http://{bind}`.
+    pub public_url: String,
     /// `sqlite://PATH` or `mongodb://…` (`OTTSONLY_DATABASE_URL`).
     pub database_url: Secret,
     /// `dev` or `production` (`OTTSONLY_ENV`).
@@ -92,8 +95,13 @@ pub struct Settings {
 impl From<Raw> for Settings {
     fn from(mut r: Raw) -> Self {
         let empty_in_file = r.take_empty_values();
+        let public_url = match r.public_url.as_deref().map(|u| u.trim().trim_end_matches('/')) {
+            Some(u) if !u.is_empty() => u.to_string(),
+            _ => format!("http://{}", r.bind),
+        };
         Settings {
             bind: r.bind,
+            public_url,
             database_url: r.database_url,
             env: r.env.unwrap_or_default(),
             env_explicit: r.env.is_some(),
@@ -147,6 +155,9 @@ struct Raw {
     /// Listen address (`OTTSONLY_BIND`).
     #[serde(default = "default_bind")]
     bind: String,
+    /// Where users reach the server (`OTTSONLY_PUBLIC_URL`).
+    #[serde(default)]
+    public_url: Option<String>,
     /// `sqlite://PATH` (`OTTSONLY_DATABASE_URL`).
     #[serde(default = "default_database_url")]
     database_url: Secret,
@@ -482,6 +493,7 @@ impl Settings {
             settings.empty_in_file.dedup();
         }
         settings.bind_addr()?;
+        settings.public_url_checked()?;
         Ok(settings)
     }
 
@@ -489,6 +501,19 @@ impl Settings {
         self.bind
             .parse()
             .with_context(|| format!("OTTSONLY_BIND `{}` is not an address like 127.0.0.1:8000", self.bind))
+    }
+
+    /// `public_url` must be an absolute http(s) URL with no query or fragment.
+    fn public_url_checked(&self) -> anyhow::Result<()> {
+        let url = url::Url::parse(&self.public_url)
+            .with_context(|| format!("OTTSONLY_PUBLIC_URL `{}` is not an absolute URL", self.public_url))?;
+        if !matches!(url.scheme(), "http" | "https") || url.query().is_some() || url.fragment().is_some() {
+            bail!(
+                "OTTSONLY_PUBLIC_URL `{}` must be an http(s) URL without query or fragment",
+                self.public_url
+            );
+        }
+        Ok(())
     }
 
     /// Problems that refuse a start in production and are only warned about in dev.
@@ -560,6 +585,13 @@ impl Settings {
                  with dev secrets, test phones and the log SMS sender allowed. Set OTTSONLY_ENV=production \
                  for a real deployment, or OTTSONLY_ENV=dev to silence this warning",
                 self.bind
+            ));
+        }
+        if self.env == Environment::Production && !self.public_url.starts_with("https://") {
+            out.push(format!(
+                "OTTSONLY_PUBLIC_URL is `{}`: links sent outside a page (checkout links, which carry a \
+                 token) should be https:// in production",
+                self.public_url
             ));
         }
         if self.env == Environment::Production && self.metrics_token.is_none() {
@@ -801,10 +833,24 @@ mod tests {
         let w = warns(&[("OTTSONLY_BIND", "0.0.0.0:8000")]);
         assert!(w.len() == 1 && w[0].contains("OTTSONLY_ENV is not set"), "{w:?}");
         assert!(warns(&[("OTTSONLY_BIND", "0.0.0.0:8000"), ("OTTSONLY_ENV", "dev")]).is_empty());
-        let w = warns(&[("OTTSONLY_BIND", "[::]:8000"), ("OTTSONLY_ENV", "production")]);
+        const PUBLIC: (&str, &str) = ("OTTSONLY_PUBLIC_URL", "https://shop.example/");
+        let w = warns(&[("OTTSONLY_BIND", "[::]:8000"), ("OTTSONLY_ENV", "production"), PUBLIC]);
         assert!(w.len() == 1 && w[0].contains("OTTSONLY_METRICS_TOKEN"), "{w:?}");
-        let w = warns(&[("OTTSONLY_ENV", "production"), ("OTTSONLY_METRICS_TOKEN", "t0ken")]);
+        let w = warns(&[("OTTSONLY_ENV", "production"), ("OTTSONLY_METRICS_TOKEN", "t0ken"), PUBLIC]);
         assert!(w.is_empty(), "{w:?}");
+        let w = warns(&[("OTTSONLY_ENV", "production"), ("OTTSONLY_METRICS_TOKEN", "t0ken")]);
+        assert!(w.len() == 1 && w[0].contains("OTTSONLY_PUBLIC_URL is `http://127.0.0.1:8000`"), "{w:?}");
+    }
+
+    #[test]
+    fn public_url_defaults_to_the_bind_address_and_must_be_absolute() {
+        assert_eq!(Settings::load(&sources(&[])).unwrap().public_url, "http://127.0.0.1:8000");
+        let s = Settings::load(&sources(&[("OTTSONLY_PUBLIC_URL", " https://shop.example/base/ ")])).unwrap();
+        assert_eq!(s.public_url, "https://shop.example/base");
+        for bad in ["shop.example", "ftp://shop.example", "https://shop.example/?a=1", "https://x/#f"] {
+            let e = Settings::load(&sources(&[("OTTSONLY_PUBLIC_URL", bad)])).unwrap_err();
+            assert!(e.to_string().contains("OTTSONLY_PUBLIC_URL"), "{bad}: {e}");
+        }
     }
 
     #[test]

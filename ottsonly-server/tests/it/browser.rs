@@ -9,8 +9,7 @@
 use crate::support::*;
 use fantoccini::{Client, ClientBuilder, Locator};
 use ottsonly_core::Role;
-use ottsonly_server::HttpOptions;
-use ottsonly_server::frontends::web::{self, WebOptions};
+use ottsonly_server::frontends::web::WebOptions;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -55,12 +54,10 @@ fn free_port() -> u16 {
 
 /// The site (pages + API) over a fresh SQLite store on a loopback port.
 async fn serve(t: &TestApp) -> String {
-    let rest = ottsonly_server::build_app(t.app.clone(), HttpOptions { ip_rate_limit: 0, ..HttpOptions::default() });
     let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.unwrap();
     let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
     let base = format!("http://{addr}");
-    let pages = web::build(t.app.clone(), WebOptions { public_url: base.clone(), ..WebOptions::default() });
-    let endpoint = web::mount(pages, rest);
+    let endpoint = crate::web::site(t, WebOptions { public_url: base.clone(), ..WebOptions::default() });
     tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(endpoint));
     base
 }

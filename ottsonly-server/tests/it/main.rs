@@ -7,6 +7,7 @@ mod admin;
 mod auth;
 mod browser;
 mod catalog;
+mod checkout;
 mod cli;
 mod e2e;
 mod errors;

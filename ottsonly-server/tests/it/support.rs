@@ -1,4 +1,4 @@
-//! A test server: the real `build_app` over a fresh SQLite file, with core's fakes for the
+//! A test server: the real site (`build_site`: the REST API and the other HTTP front-ends) over a fresh SQLite file, with core's fakes for the
 //! outside world, and helpers to call it.
 
 use ottsonly_core::auth::OtpSender;
@@ -7,11 +7,11 @@ use ottsonly_core::payments::PaymentGateway;
 use ottsonly_core::testing::gateway::FakeGateway;
 use ottsonly_core::testing::harness::RecordingOtpSender;
 use ottsonly_core::{Actor, CredentialCipher, Ottsonly, Role, Store};
-use ottsonly_server::{CoreParts, HttpOptions, build_app, build_core, open_store};
-use poem::Response;
+use ottsonly_server::{CoreParts, HttpOptions, SiteOptions, build_core, build_site, open_store};
 use poem::endpoint::BoxEndpoint;
 use poem::http::{HeaderMap, Method};
 use poem::test::TestClient;
+use poem::{EndpointExt, Response};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -90,30 +90,44 @@ impl Resp {
 }
 
 pub struct Builder {
-    pub http: HttpOptions,
+    pub site: SiteOptions,
     pub gateway: bool,
     pub store: Option<Arc<dyn Store>>,
+    pub config: Option<ConfigHook>,
 }
+
+/// A change to core's configuration made before the app is built.
+pub type ConfigHook = Box<dyn FnOnce(&mut CoreConfig)>;
 
 impl Default for Builder {
     fn default() -> Self {
         // IP limits off by default: every in-process request comes from the same "address".
         Builder {
-            http: HttpOptions { ip_rate_limit: 0, ..HttpOptions::default() },
+            site: SiteOptions {
+                rest: HttpOptions { ip_rate_limit: 0, ..HttpOptions::default() },
+                ..SiteOptions::default()
+            },
             gateway: false,
             store: None,
+            config: None,
         }
     }
 }
 
 impl Builder {
     pub fn http(mut self, f: impl FnOnce(&mut HttpOptions)) -> Self {
-        f(&mut self.http);
+        f(&mut self.site.rest);
         self
     }
 
     pub fn gateway(mut self) -> Self {
         self.gateway = true;
+        self
+    }
+
+    /// Changes core's configuration before the app is built.
+    pub fn config(mut self, f: impl FnOnce(&mut CoreConfig) + 'static) -> Self {
+        self.config = Some(Box::new(f));
         self
     }
 
@@ -133,6 +147,9 @@ impl Builder {
         let mut config = CoreConfig::new(JWT_SECRET).expect("config");
         let phones = [USER, OTHER, SUPPORT, ADMIN, VICTIM].map(|p| format!("{p}:{CODE}")).join(",");
         config.auth.test_phones = config.auth.parse_test_phones(&phones).expect("test phones");
+        if let Some(adjust) = self.config {
+            adjust(&mut config);
+        }
         let gateway = Arc::new(FakeGateway::new(GATEWAY_KEY_ID, GATEWAY_SECRET));
         let sms = Arc::new(RecordingOtpSender::default());
         let app = build_core(
@@ -145,7 +162,7 @@ impl Builder {
             },
         )
         .expect("core");
-        let cli = TestClient::new(build_app(app.clone(), self.http));
+        let cli = TestClient::new(build_site(app.clone(), self.site).boxed());
         TestApp { cli, app, gateway, sms, _dir: dir }
     }
 }

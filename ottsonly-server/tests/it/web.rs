@@ -3,9 +3,9 @@
 
 use crate::support::*;
 use ottsonly_core::{Role, Store};
-use ottsonly_server::HttpOptions;
-use ottsonly_server::frontends::web::{self, WebOptions};
-use poem::Response;
+use ottsonly_server::frontends::web::WebOptions;
+use ottsonly_server::{HttpOptions, SiteOptions};
+use poem::{EndpointExt, Response};
 use poem::endpoint::BoxEndpoint;
 use poem::http::{HeaderMap, Method};
 use poem::test::TestClient;
@@ -48,9 +48,7 @@ impl Site {
             b = b.gateway();
         }
         let t = b.build().await;
-        let rest = ottsonly_server::build_app(t.app.clone(), HttpOptions { ip_rate_limit: 0, ..HttpOptions::default() });
-        let pages = web::build(t.app.clone(), WebOptions { public_url: "http://shop.test".into(), ..WebOptions::default() });
-        let cli = TestClient::new(web::mount(pages, rest));
+        let cli = TestClient::new(site(&t, WebOptions { public_url: "http://shop.test".into(), ..WebOptions::default() }));
         Some(Site { t, cli, _guard: guard })
     }
 
@@ -67,6 +65,13 @@ impl Site {
         b.login(phone).await;
         b
     }
+}
+
+/// The site `serve` mounts (`build_site`), with these web options.
+pub fn site(t: &TestApp, web: WebOptions) -> BoxEndpoint<'static, Response> {
+    let rest = HttpOptions { ip_rate_limit: 0, public_url: web.public_url.clone(), ..HttpOptions::default() };
+    let options = SiteOptions { rest, web, ..SiteOptions::default() };
+    ottsonly_server::build_site(t.app.clone(), options).boxed()
 }
 
 #[derive(Debug)]
@@ -338,10 +343,9 @@ async fn headers_assets_and_the_api_beside_the_pages(backend: Backend) {
 
 async fn production_cookies_are_secure(backend: Backend) {
     let Some(s) = Site::new(backend).await else { return };
-    let rest = ottsonly_server::build_app(s.t.app.clone(), HttpOptions::default());
     let options =
         WebOptions { environment: ottsonly_server::Environment::Production, public_url: "https://shop.example".into() };
-    let cli = TestClient::new(web::mount(web::build(s.t.app.clone(), options), rest));
+    let cli = TestClient::new(site(&s.t, options));
     let r = cli.get("/shop/login").send().await;
     let cookie = r.0.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
     assert!(cookie.contains("; Secure") && cookie.contains("HttpOnly"), "{cookie}");

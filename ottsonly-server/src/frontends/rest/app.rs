@@ -32,6 +32,8 @@ pub struct HttpOptions {
     pub environment: crate::common::secret::Environment,
     /// Secrets that are development values kept in the database (`GET /health` names them).
     pub dev_secrets: Vec<String>,
+    /// Where users reach the server, for the checkout links a top-up answers with.
+    pub public_url: String,
 }
 
 impl Default for HttpOptions {
@@ -45,6 +47,7 @@ impl Default for HttpOptions {
             metrics_token: None,
             environment: crate::common::secret::Environment::Dev,
             dev_secrets: Vec::new(),
+            public_url: "http://127.0.0.1:8000".into(),
         }
     }
 }
@@ -85,6 +88,7 @@ fn state(app: Ottsonly, options: &HttpOptions) -> State {
         metrics_token: options.metrics_token.clone(),
         environment: options.environment,
         dev_secrets: options.dev_secrets.clone(),
+        public_url: options.public_url.clone(),
     }
 }
 

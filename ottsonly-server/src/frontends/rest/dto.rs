@@ -803,21 +803,29 @@ pub struct AddMoneyRequest {
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "TopUpIntent")]
 pub struct TopUpIntent {
+    pub topup_id: String,
     /// The gateway's order id, passed to the checkout.
     pub order_id: String,
     pub amount_paise: i64,
     pub currency: String,
     /// The gateway's public key id.
     pub key_id: String,
+    /// A page of this server that collects the payment without a bearer token (a signed link
+    /// bound to this top-up and its user, expiring after two hours), for clients that do not
+    /// embed the gateway's checkout themselves.
+    pub checkout_url: String,
 }
 
-impl From<ottsonly_core::wallet::TopUpIntent> for TopUpIntent {
-    fn from(i: ottsonly_core::wallet::TopUpIntent) -> Self {
+impl TopUpIntent {
+    pub fn new(i: ottsonly_core::wallet::TopUpIntent, public_url: &str) -> Self {
+        let checkout_url = crate::common::links::checkout_url(public_url, &i.topup.id, &i.checkout_token);
         TopUpIntent {
+            topup_id: i.topup.id.to_string(),
             order_id: i.topup.gateway_order_id,
             amount_paise: i.topup.amount.paise(),
             currency: i.topup.currency,
             key_id: i.key_id,
+            checkout_url,
         }
     }
 }

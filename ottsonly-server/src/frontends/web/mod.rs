@@ -71,7 +71,13 @@ pub fn build(app: Ottsonly, options: WebOptions) -> BoxEndpoint<'static, Respons
     let web = Arc::new(Web { app, options });
     let pages = Route::new().nest("/", shop::routes()).nest("/admin", admin::routes());
     let pages = pages.around(session::middleware).data(web);
-    Route::new().nest("/assets", assets::routes()).nest("/", pages).boxed()
+    // A buyer who closes the tab cannot cancel a purchase halfway (see `detach`).
+    Route::new()
+        .nest("/assets", assets::routes())
+        .nest("/", pages)
+        .around(crate::common::http::detach)
+        .with(poem::middleware::CatchPanic::new())
+        .boxed()
 }
 
 /// `web` in front of `rest`: page paths go to `web`, everything else to `rest`.

@@ -168,16 +168,9 @@ pub(crate) async fn middleware<E: Endpoint>(ep: E, mut req: Request) -> poem::Re
     } else {
         serve(&web, ep, req, csrf, &mut set_cookies).await
     };
-    let mut response = response;
+    // Pages are personal: `no-store` keeps them out of shared caches and the disk cache.
+    let mut response = crate::common::http::html_page_headers(response, CSP);
     let h = response.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    if !h.contains_key(header::CACHE_CONTROL) {
-        // Pages are personal: never kept by a shared cache or the back button's disk cache.
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
     for c in set_cookies {
         if let Ok(v) = HeaderValue::from_str(&c) {
             h.append(header::SET_COOKIE, v);

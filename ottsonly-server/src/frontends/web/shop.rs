@@ -4,6 +4,7 @@
 use super::Web;
 use super::layout::{self, Area, csrf, day, error_page, money, notice, page, pager, redirect, urlencode, when};
 use super::session::{self, Visitor};
+use crate::common::links::checkout_url;
 use maud::{Markup, html};
 use ottsonly_core::users::ProfilePatch;
 use ottsonly_core::{
@@ -345,11 +346,8 @@ async fn add_money(web: W<'_>, v: V<'_>, req: &Request, Form(f): Form<AddIn>) ->
         return error_page(&v, Area::Shop, &Error::validation("amount", "type an amount in rupees, like 250"));
     };
     let intent = tryp!(&v, web.app.wallet().create_topup(actor, amount).await);
-    redirect(&checkout_link(&web.options.public_url, &intent))
-}
-
-fn checkout_link(public_url: &str, intent: &ottsonly_core::wallet::TopUpIntent) -> String {
-    format!("{}/pay/{}", public_url.trim_end_matches('/'), intent.topup.id)
+    // The checkout page shows the credit when it lands and links back to the wallet.
+    redirect(&checkout_url(&web.options.public_url, &intent.topup.id, &intent.checkout_token))
 }
 
 fn status_tag(s: SubscriptionStatus) -> Markup {

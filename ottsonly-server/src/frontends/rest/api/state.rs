@@ -20,6 +20,8 @@ pub struct State {
     pub environment: Environment,
     /// Secrets that are development values kept in the database, for `GET /health`.
     pub dev_secrets: Vec<String>,
+    /// Where users reach the server, for checkout links.
+    pub public_url: String,
 }
 
 #[derive(Tags)]

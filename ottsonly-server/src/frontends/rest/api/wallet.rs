@@ -44,7 +44,8 @@ impl WalletApi {
     #[oai(path = "/wallet/add-money", method = "post", operation_id = "create_topup")]
     async fn add_money(&self, auth: BearerAuth, body: Json<AddMoneyRequest>) -> ApiResult<Json<TopUpIntent>> {
         let amount = money("amount_paise", body.0.amount_paise)?;
-        ok(self.0.app.wallet().create_topup(&auth.0, amount).await?.into())
+        let intent = self.0.app.wallet().create_topup(&auth.0, amount).await?;
+        ok(TopUpIntent::new(intent, &self.0.public_url))
     }
 
     /// Confirm a checkout payment and credit the wallet, once per payment (user, admin). Only a

@@ -74,7 +74,12 @@ pub trait StoreRead: Send + Sync {
 
     /// The shop's figures for `[from, to)` (see [`ShopStats`]); `low_stock_at` is the stock at or
     /// below which an active product is listed as low. Indexed range queries and aggregations.
-    async fn shop_stats(&mut self, from: Timestamp, to: Timestamp, low_stock_at: i64) -> StoreResult<ShopStats>;
+    async fn shop_stats(
+        &mut self,
+        from: Timestamp,
+        to: Timestamp,
+        low_stock_at: i64,
+    ) -> StoreResult<ShopStats>;
     async fn get_ledger_entry_by_reference(
         &mut self,
         reference_type: ReferenceType,
@@ -298,6 +303,10 @@ pub trait Tx: StoreRead {
         error: &str,
         retry_at: Option<Timestamp>,
     ) -> StoreResult<bool>;
+
+    /// Guarded: a parked (`Failed`) item back to `Pending`, due at `now`, with `attempts` reset
+    /// to 0 and `last_error` kept (an admin's "retry"); false unless it was parked.
+    async fn requeue_outbox(&mut self, id: &OutboxId, now: Timestamp) -> StoreResult<bool>;
 
     // --- audit and settings ---
     async fn insert_audit(&mut self, entry: &AuditEntry) -> StoreResult<()>;

@@ -50,10 +50,12 @@ pub(crate) async fn shop_stats(
     // Index `orders_created`.
     let (orders, revenue_paise) = count_sum(c, &colls.orders, doc! { "created_at": range.clone() }).await?;
     // Index `orders_refunded` (sparse on a date).
-    let (refunds, refunded_paise) = count_sum(c, &colls.orders, doc! { "refunded_at": range.clone() }).await?;
+    let (refunds, refunded_paise) =
+        count_sum(c, &colls.orders, doc! { "refunded_at": range.clone() }).await?;
     // Index `topups_paid`.
     let (topups, topup_paise) =
-        count_sum(c, &colls.topups, doc! { "paid_at": range.clone(), "status": TopUpStatus::Paid.as_str() }).await?;
+        count_sum(c, &colls.topups, doc! { "paid_at": range.clone(), "status": TopUpStatus::Paid.as_str() })
+            .await?;
     // Index `users_created`.
     let new_users = c.count(&colls.users, doc! { "created_at": range.clone() }).await?;
     let pipeline = vec![

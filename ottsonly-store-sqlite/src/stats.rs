@@ -13,7 +13,12 @@ fn n(v: i64) -> u64 {
 }
 
 /// `(count, sum)` of one aggregate statement over `[from, to)`.
-async fn count_sum(c: &mut SqliteConnection, sql: &'static str, from: i64, to: i64) -> StoreResult<(u64, i64)> {
+async fn count_sum(
+    c: &mut SqliteConnection,
+    sql: &'static str,
+    from: i64,
+    to: i64,
+) -> StoreResult<(u64, i64)> {
     let row = sqlx::query(sql).bind(from).bind(to).fetch_one(&mut *c).await.map_err(map_err)?;
     Ok((n(row.try_get(0).map_err(map_err)?), row.try_get(1).map_err(map_err)?))
 }
@@ -53,7 +58,8 @@ pub(crate) async fn shop_stats(
     .await?;
     // Index `users_created`.
     let (new_users, _) =
-        count_sum(c, "SELECT COUNT(*), 0 FROM users WHERE created_at >= ?1 AND created_at < ?2", f, t).await?;
+        count_sum(c, "SELECT COUNT(*), 0 FROM users WHERE created_at >= ?1 AND created_at < ?2", f, t)
+            .await?;
     // Index `orders_created` covers the range; the grouping is over the period's orders only.
     let rows = sqlx::query(
         "SELECT product_id, MAX(product_name), COUNT(*) AS n, SUM(amount_paise) FROM orders \

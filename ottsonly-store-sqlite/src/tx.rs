@@ -611,6 +611,13 @@ impl Tx for SqliteTx {
         self.exec_one(q).await
     }
 
+    async fn requeue_outbox(&mut self, id: &OutboxId, now: Timestamp) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "UPDATE outbox SET status = 'pending', due_at = ?1, attempts = 0 WHERE id = ?2 AND status = 'failed'",
+        );
+        self.exec_one(q.bind(ms(now)).bind(id.as_str())).await
+    }
+
     async fn insert_audit(&mut self, a: &AuditEntry) -> StoreResult<()> {
         let details = serde_json::to_string(&a.details).map_err(StoreError::backend)?;
         let q = sqlx::query(

@@ -20,8 +20,10 @@
 //!   webhook.
 //! * [`checkout`]: the checkout page of a top-up (`/pay/{id}?t=TOKEN`), which the other
 //!   front-ends link to: Razorpay Checkout for one stored top-up without a bearer token.
-//! * Next: `telegram_shop/` (a Telegram bot where users browse and buy) and `web/` (the web
-//!   storefront and the admin console), both over the same core handle.
+//! * [`web`]: the web storefront (`/`, `/shop/...`) and the admin console (`/admin`),
+//!   server-rendered HTML over core, in front of the others.
+//! * Next: `telegram_shop/` (a Telegram bot where users browse and buy), over the same core
+//!   handle.
 
 pub mod checkout;
 pub mod rest;

@@ -25,7 +25,8 @@ pub fn build_site(app: Ottsonly, options: SiteOptions) -> impl Endpoint<Output =
         .around(crate::common::http::detach)
         .with(poem::middleware::CatchPanic::new())
         .map_to_response();
-    let others =
-        Route::new().nest(CHECKOUT_PREFIX, checkout).nest("/", build_app(app.clone(), options.rest).into_endpoint());
+    let others = Route::new()
+        .nest(CHECKOUT_PREFIX, checkout)
+        .nest("/", build_app(app.clone(), options.rest).into_endpoint());
     web::mount(web::build(app, options.web), others.boxed())
 }

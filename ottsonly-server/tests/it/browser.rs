@@ -107,7 +107,12 @@ async fn browser(d: &Driver, (w, h): (u32, u32)) -> Client {
         .connect(&d.url)
         .await
         .expect("WebDriver session");
-    c.set_window_size(w, h).await.ok();
+    // The window includes the browser's own bars: size it so the page's viewport is w × h.
+    c.set_window_size(w, h).await.unwrap();
+    let inner = c.execute("return [window.innerWidth, window.innerHeight];", vec![]).await.unwrap();
+    let (iw, ih) = (inner[0].as_u64().unwrap_or(u64::from(w)), inner[1].as_u64().unwrap_or(u64::from(h)));
+    let grow = |want: u32, got: u64| want + want.saturating_sub(u32::try_from(got).unwrap_or(want));
+    c.set_window_size(grow(w, iw), grow(h, ih)).await.unwrap();
     c
 }
 
@@ -150,7 +155,13 @@ async fn browser_customer_buys_sees_the_login_and_reads_a_notification() {
     let t = TestApp::new().await;
     let admin = t.token(ADMIN, Role::Admin).await;
     let product = t.product(&admin, 49_900, 0, 3).await;
-    t.product(&admin, 19_900, 4, 0).await;
+    for (platform, plan, price, stock) in
+        [("Hotstar", "Super", 29_900, 4), ("Prime Video", "Mobile", 14_900, 0)]
+    {
+        let p = json!({ "platform_name": platform, "plan_name": plan, "description": "HD",
+                        "price_paise": price, "duration_days": 90, "stock": stock });
+        t.post("/products", Some(&admin), p).await.expect(201);
+    }
     let user = t.token(USER, Role::User).await;
     let uid = t.user_id(&user).await;
     t.fund(&admin, &uid, 200_000).await;
@@ -239,14 +250,24 @@ async fn browser_double_confirm_buys_once_and_hostile_input_is_inert() {
     // send requests here (the CSP has no `connect-src`), so each submit is a real form post.
     log_in(&c, &base, USER, &format!("/shop/products/{xss}/confirm")).await;
     c.wait().for_element(Locator::XPath("//button[normalize-space()='Confirm']")).await.unwrap();
-    let key = c.find(Locator::Css("input[name=idempotency_key]")).await.unwrap().attr("value").await.unwrap().unwrap();
+    let key = c
+        .find(Locator::Css("input[name=idempotency_key]"))
+        .await
+        .unwrap()
+        .attr("value")
+        .await
+        .unwrap()
+        .unwrap();
     let first = c.window().await.unwrap();
     let second = c.new_window(true).await.unwrap().handle;
     c.switch_to_window(second).await.unwrap();
     c.goto(&format!("{base}/shop/products/{xss}/confirm")).await.unwrap();
-    c.execute("document.querySelector('input[name=idempotency_key]').value = arguments[0];", vec![json!(key)])
-        .await
-        .unwrap();
+    c.execute(
+        "document.querySelector('input[name=idempotency_key]').value = arguments[0];",
+        vec![json!(key)],
+    )
+    .await
+    .unwrap();
     click_button(&c, "Confirm").await;
     c.wait().for_element(Locator::Css("h1")).await.unwrap();
     c.switch_to_window(first).await.unwrap();
@@ -275,7 +296,9 @@ async fn serve_evil(base: &str) -> String {
         "<!doctype html><form method=post action=\"{base}/shop/profile\"><input name=name value=Mallory>\
          <input name=csrf value=guess><button>Win</button></form>"
     );
-    let ep = poem::endpoint::make_sync(move |_| poem::Response::builder().content_type("text/html").body(page.clone()));
+    let ep = poem::endpoint::make_sync(move |_| {
+        poem::Response::builder().content_type("text/html").body(page.clone())
+    });
     let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.unwrap();
     let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
     tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(ep));
@@ -311,7 +334,12 @@ async fn browser_admin_creates_imports_refunds_and_audits() {
     c.wait().for_element(Locator::Id("lines")).await.unwrap();
     assert!(body_text(&c).await.contains("Hotstar Super"));
     // Credentials pasted, one per line.
-    c.find(Locator::Id("lines")).await.unwrap().send_keys("one@example.com,pw1\ntwo@example.com,pw2,Kids,1234").await.unwrap();
+    c.find(Locator::Id("lines"))
+        .await
+        .unwrap()
+        .send_keys("one@example.com,pw1\ntwo@example.com,pw2,Kids,1234")
+        .await
+        .unwrap();
     click_button(&c, "Import").await;
     c.wait().for_element(Locator::Css(".msg.ok")).await.unwrap();
     let text = body_text(&c).await;
@@ -349,7 +377,11 @@ async fn browser_support_cannot_edit_products_or_see_a_login() {
     let user = t.token(USER, Role::User).await;
     let uid = t.user_id(&user).await;
     t.fund(&admin, &uid, 200_000).await;
-    let sub = t.post("/orders", Some(&user), json!({ "product_id": product })).await.expect(201).str("/subscription/id");
+    let sub = t
+        .post("/orders", Some(&user), json!({ "product_id": product }))
+        .await
+        .expect(201)
+        .str("/subscription/id");
     t.set_role(SUPPORT, Role::Support).await;
     let base = serve(&t).await;
     let d = driver().await;

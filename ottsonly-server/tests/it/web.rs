@@ -5,10 +5,10 @@ use crate::support::*;
 use ottsonly_core::{Role, Store};
 use ottsonly_server::frontends::web::WebOptions;
 use ottsonly_server::{HttpOptions, SiteOptions};
-use poem::{EndpointExt, Response};
 use poem::endpoint::BoxEndpoint;
 use poem::http::{HeaderMap, Method};
 use poem::test::TestClient;
+use poem::{EndpointExt, Response};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -32,15 +32,17 @@ impl Site {
     }
 
     pub async fn with(backend: Backend, gateway: bool) -> Option<Site> {
-        let (store, guard): (Option<Arc<dyn Store>>, Option<Box<dyn std::any::Any + Send + Sync>>) = match backend {
-            Backend::Sqlite => (None, None),
-            Backend::Mongo => {
-                let uri = crate::mongo::server_uri()?;
-                let (store, guard) = crate::mongo::fresh_store(&uri).await;
-                (Some(store), Some(Box::new(guard)))
-            }
-        };
-        let mut b = TestApp::builder();
+        let (store, guard): (Option<Arc<dyn Store>>, Option<Box<dyn std::any::Any + Send + Sync>>) =
+            match backend {
+                Backend::Sqlite => (None, None),
+                Backend::Mongo => {
+                    let uri = crate::mongo::server_uri()?;
+                    let (store, guard) = crate::mongo::fresh_store(&uri).await;
+                    (Some(store), Some(Box::new(guard)))
+                }
+            };
+        // One failed delivery parks an alert, so the console's "Retry" can be tested at once.
+        let mut b = TestApp::builder().config(|c| c.outbox.max_attempts = 1);
         if let Some(s) = store {
             b = b.store(s);
         }
@@ -48,7 +50,10 @@ impl Site {
             b = b.gateway();
         }
         let t = b.build().await;
-        let cli = TestClient::new(site(&t, WebOptions { public_url: "http://shop.test".into(), ..WebOptions::default() }));
+        let cli = TestClient::new(site(
+            &t,
+            WebOptions { public_url: "http://shop.test".into(), ..WebOptions::default() },
+        ));
         Some(Site { t, cli, _guard: guard })
     }
 
@@ -198,7 +203,8 @@ impl Browser<'_> {
         self.get("/shop/login?next=/shop/wallet").await.expect(200).has("Phone number").has("Send code");
         let p = self.post("/shop/login", &[("phone", phone), ("next", "/shop/wallet")]).await.expect(200);
         p.has("Code").has("Log in");
-        let p = self.post("/shop/verify", &[("phone", phone), ("code", CODE), ("next", "/shop/wallet")]).await;
+        let p =
+            self.post("/shop/verify", &[("phone", phone), ("code", CODE), ("next", "/shop/wallet")]).await;
         assert_eq!((p.status, p.location().as_str()), (303, "/shop/wallet"), "{}", p.text);
         assert!(self.has_session());
     }
@@ -240,7 +246,8 @@ async fn customer_buys_once_and_sees_the_login(backend: Backend) {
     list.has("Netflix Premium").has("Active").lacks("acct0@example.com").lacks("pw0");
     let sub = b.get(&first.location()).await.expect(200);
     sub.has("Thank you").has("Show login").lacks("pw0");
-    let login = b.post(&format!("{}/login", first.location().split('?').next().unwrap()), &[]).await.expect(200);
+    let login =
+        b.post(&format!("{}/login", first.location().split('?').next().unwrap()), &[]).await.expect(200);
     login.has("acct0@example.com").has("pw0").has("4321");
     assert_eq!(login.header("cache-control"), "no-store");
 
@@ -343,8 +350,10 @@ async fn headers_assets_and_the_api_beside_the_pages(backend: Backend) {
 
 async fn production_cookies_are_secure(backend: Backend) {
     let Some(s) = Site::new(backend).await else { return };
-    let options =
-        WebOptions { environment: ottsonly_server::Environment::Production, public_url: "https://shop.example".into() };
+    let options = WebOptions {
+        environment: ottsonly_server::Environment::Production,
+        public_url: "https://shop.example".into(),
+    };
     let cli = TestClient::new(site(&s.t, options));
     let r = cli.get("/shop/login").send().await;
     let cookie = r.0.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
@@ -403,7 +412,14 @@ async fn admin_runs_the_shop(backend: Backend) {
     let p = a
         .post(
             "/admin/products",
-            &[("platform_name", "Hotstar"), ("plan_name", "Super"), ("description", "HD"), ("price_rupees", "299.50"), ("duration_days", "90"), ("stock", "0")],
+            &[
+                ("platform_name", "Hotstar"),
+                ("plan_name", "Super"),
+                ("description", "HD"),
+                ("price_rupees", "299.50"),
+                ("duration_days", "90"),
+                ("stock", "0"),
+            ],
         )
         .await
         .expect(303);
@@ -415,10 +431,24 @@ async fn admin_runs_the_shop(backend: Backend) {
     let bad = a.upload(&format!("{page}/import"), "u1,p1\nonlyuser\nu3,p3,Kids,1234").await.expect(400);
     bad.has("Nothing was imported").has("<td class=\"num\">2</td>").has("password is missing");
     a.get(&page).await.expect(200).has("Stock <strong>0</strong>");
-    a.upload(&format!("{page}/import"), "username,password,profile,pin\nu1,p1\nu3,p3,Kids,1234").await.expect(303);
+    a.upload(&format!("{page}/import"), "username,password,profile,pin\nu1,p1\nu3,p3,Kids,1234")
+        .await
+        .expect(303);
     a.get(&page).await.expect(200).has("Stock <strong>2</strong>").has("2 logins in the pool");
     a.post(&format!("{page}/stock"), &[("delta", "3"), ("reason", "extra")]).await.expect(303);
-    a.post(&page, &[("platform_name", "Hotstar"), ("plan_name", "Premium"), ("description", "4K"), ("price_rupees", "399"), ("duration_days", "90"), ("is_active", "true")]).await.expect(303);
+    a.post(
+        &page,
+        &[
+            ("platform_name", "Hotstar"),
+            ("plan_name", "Premium"),
+            ("description", "4K"),
+            ("price_rupees", "399"),
+            ("duration_days", "90"),
+            ("is_active", "true"),
+        ],
+    )
+    .await
+    .expect(303);
     a.get(&page).await.expect(200).has("Hotstar Premium").has("Stock <strong>5</strong>");
     a.post(&format!("{page}/deactivate"), &[]).await.expect(303);
     a.get(&page).await.expect(200).has("Inactive");
@@ -431,7 +461,10 @@ async fn admin_runs_the_shop(backend: Backend) {
     let at = list.text.find("/admin/orders/").unwrap();
     let order = list.text[at..at + list.text[at..].find('"').unwrap()].to_string();
     a.get(&order).await.expect(200).has("Refund");
-    let done = a.post(&format!("{order}/refund"), &[("reason", "customer asked"), ("restock", "true")]).await.expect(303);
+    let done = a
+        .post(&format!("{order}/refund"), &[("reason", "customer asked"), ("restock", "true")])
+        .await
+        .expect(303);
     a.get(&done.location()).await.expect(200).has("customer asked").has("Order refunded");
     a.get(&order).await.expect(200).lacks(">Refund<");
     assert_eq!(balance(&s, USER).await, 200_000);
@@ -444,8 +477,18 @@ async fn admin_runs_the_shop(backend: Backend) {
     let u = users.text[at..at + users.text[at..].find('"').unwrap()].to_string();
     a.get(&u).await.expect(200).has("Balance").has("₹2000.00").has("Ledger");
     let req = a.get(&u).await.input("request_id");
-    a.post(&format!("{u}/adjust"), &[("direction", "credit"), ("amount_rupees", "10"), ("reason", "goodwill"), ("request_id", &req)]).await.expect(303);
-    a.post(&format!("{u}/adjust"), &[("direction", "credit"), ("amount_rupees", "10"), ("reason", "goodwill"), ("request_id", &req)]).await.expect(303);
+    a.post(
+        &format!("{u}/adjust"),
+        &[("direction", "credit"), ("amount_rupees", "10"), ("reason", "goodwill"), ("request_id", &req)],
+    )
+    .await
+    .expect(303);
+    a.post(
+        &format!("{u}/adjust"),
+        &[("direction", "credit"), ("amount_rupees", "10"), ("reason", "goodwill"), ("request_id", &req)],
+    )
+    .await
+    .expect(303);
     assert_eq!(balance(&s, USER).await, 201_000, "a resent adjustment applies once");
     a.post(&format!("{u}/role"), &[("role", "support")]).await.expect(303);
     a.get(&u).await.expect(200).has("<dd>support</dd>");
@@ -455,16 +498,40 @@ async fn admin_runs_the_shop(backend: Backend) {
 
     // Bulk notification with a preview first.
     a.get("/admin/notify").await.expect(200).has("Preview");
-    let pv = a.post("/admin/notify", &[("audience", "all"), ("title", "Sale <today>"), ("message", "Half price"), ("step", "preview")]).await.expect(200);
+    let pv = a
+        .post(
+            "/admin/notify",
+            &[("audience", "all"), ("title", "Sale <today>"), ("message", "Half price"), ("step", "preview")],
+        )
+        .await
+        .expect(200);
     pv.has("Sale &lt;today&gt;").has(">Send<");
-    a.post("/admin/notify", &[("audience", "all"), ("title", "Sale <today>"), ("message", "Half price"), ("step", "send")]).await.expect(303);
+    a.post(
+        "/admin/notify",
+        &[("audience", "all"), ("title", "Sale <today>"), ("message", "Half price"), ("step", "send")],
+    )
+    .await
+    .expect(303);
     // Broadcasts reach users who existed when they were sent (USER is support by now).
     let reader = s.logged_in(USER, Role::Support).await;
     reader.get("/shop/notifications").await.expect(200).has("Sale &lt;today&gt;");
 
-    // The alert outbox has the purchase's alerts.
+    // The alert outbox has the purchase's alerts; a parked one can be sent again.
     a.get("/admin/alerts").await.expect(200).has("pending");
     a.get("/admin/alerts?status=failed").await.expect(200).has("No alerts");
+    // One failed delivery parks an alert here (`max_attempts` is 1 in these tests).
+    let outbox = s.t.app.outbox();
+    let claimed = outbox.claim("test-dispatcher", 1).await.unwrap();
+    let parked = claimed[0].id.clone();
+    let status = outbox.failed("test-dispatcher", &claimed[0], "chat not found", None).await.unwrap();
+    assert_eq!(status, ottsonly_core::OutboxStatus::Failed);
+    let failed = a.get("/admin/alerts?status=failed").await.expect(200);
+    failed.has("chat not found").has(">Retry<");
+    a.post(&format!("/admin/alerts/{parked}/retry"), &[]).await.expect(303);
+    a.get("/admin/alerts?status=failed").await.expect(200).has("No alerts");
+    a.get("/admin/alerts?status=pending&ok=retried").await.expect(200).has("Alert queued again");
+    a.get("/admin/audit-log?action=outbox.retry").await.expect(200).has(parked.as_str());
+    a.post(&format!("/admin/alerts/{parked}/retry"), &[]).await.expect(409);
 }
 
 async fn waiting_subscriptions_get_a_typed_login(backend: Backend) {
@@ -475,7 +542,8 @@ async fn waiting_subscriptions_get_a_typed_login(backend: Backend) {
     let uid = s.t.user_id(&user).await;
     s.t.fund(&admin, &uid, 10_000).await;
     let u = s.logged_in(USER, Role::User).await;
-    let done = u.post(&format!("/shop/products/{product}/buy"), &[("idempotency_key", "w-1")]).await.expect(303);
+    let done =
+        u.post(&format!("/shop/products/{product}/buy"), &[("idempotency_key", "w-1")]).await.expect(303);
     u.get(&done.location()).await.expect(200).has("Waiting for login").lacks("Show login");
     let a = s.logged_in(ADMIN, Role::Admin).await;
     a.get("/admin").await.expect(200).has("Waiting for a login");
@@ -483,7 +551,12 @@ async fn waiting_subscriptions_get_a_typed_login(backend: Backend) {
     w.has("Netflix Premium").has("Assign");
     let at = w.text.find("/admin/waiting/").unwrap();
     let action = w.text[at..at + w.text[at..].find('"').unwrap()].to_string();
-    a.post(&action, &[("username", "typed@example.com"), ("password", "s3cret"), ("profile", ""), ("pin", "")]).await.expect(303);
+    a.post(
+        &action,
+        &[("username", "typed@example.com"), ("password", "s3cret"), ("profile", ""), ("pin", "")],
+    )
+    .await
+    .expect(303);
     a.get("/admin/waiting").await.expect(200).has("No subscription is waiting");
     let page = u.get(done.location().split('?').next().unwrap()).await.expect(200);
     page.has("Show login").lacks("s3cret");
@@ -493,17 +566,24 @@ async fn support_sees_only_what_the_matrix_allows(backend: Backend) {
     let Some(s) = Site::new(backend).await else { return };
     let (_, product) = stocked(&s).await;
     let u = s.logged_in(USER, Role::User).await;
-    let done = u.post(&format!("/shop/products/{product}/buy"), &[("idempotency_key", "s-1")]).await.expect(303);
+    let done =
+        u.post(&format!("/shop/products/{product}/buy"), &[("idempotency_key", "s-1")]).await.expect(303);
     let sub = done.location().split('?').next().unwrap().to_string();
     let sp = s.logged_in(SUPPORT, Role::Support).await;
     sp.get("/admin").await.expect(200).has("Dashboard");
     sp.get("/admin/orders").await.expect(200).has("Netflix Premium").lacks(">Refund<");
     sp.get("/admin/products").await.expect(403);
     sp.get(&format!("/admin/products/{product}")).await.expect(403);
-    sp.post("/admin/products", &[("platform_name", "X"), ("plan_name", "Y"), ("price_rupees", "1"), ("duration_days", "1")]).await.expect(403);
+    sp.post(
+        "/admin/products",
+        &[("platform_name", "X"), ("plan_name", "Y"), ("price_rupees", "1"), ("duration_days", "1")],
+    )
+    .await
+    .expect(403);
     sp.post(&format!("/admin/products/{product}/deactivate"), &[]).await.expect(403);
     sp.get("/admin/audit-log").await.expect(403);
     sp.get("/admin/alerts").await.expect(403);
+    sp.post("/admin/alerts/nope/retry", &[]).await.expect(403);
     sp.get("/admin/notify").await.expect(403);
     // A customer's subscription: no login, on the page or on demand.
     sp.get(&sub).await.expect(200).lacks("Show login").lacks("pw0");
@@ -513,11 +593,45 @@ async fn support_sees_only_what_the_matrix_allows(backend: Backend) {
     let at = users.text.find("/admin/users/").unwrap();
     let uid = users.text[at..at + users.text[at..].find('"').unwrap()].to_string();
     sp.get(&uid).await.expect(200).lacks("Balance").lacks("Ledger").lacks("Change role");
-    sp.post(&format!("{uid}/adjust"), &[("direction", "credit"), ("amount_rupees", "5"), ("reason", "x")]).await.expect(403);
+    sp.post(&format!("{uid}/adjust"), &[("direction", "credit"), ("amount_rupees", "5"), ("reason", "x")])
+        .await
+        .expect(403);
     // A customer is not staff at all.
     u.get("/admin").await.expect(403);
     u.get("/admin/orders").await.expect(403);
     s.browser().get("/admin").await.expect(303);
+}
+
+/// The first load of the storefront home and of the admin dashboard (HTML + the stylesheet,
+/// the only asset) stays under 100 KB with a catalog of 20 plans. Prints the weights.
+async fn first_loads_stay_small(backend: Backend) {
+    let Some(s) = Site::new(backend).await else { return };
+    let admin = s.t.token(ADMIN, Role::Admin).await;
+    for i in 0..20 {
+        s.t.post(
+            "/products",
+            Some(&admin),
+            json!({ "platform_name": format!("Platform {i}"), "plan_name": "Premium",
+            "description": "4K, 4 screens", "price_paise": 49_900 + i, "duration_days": 30, "stock": i % 4 }),
+        )
+        .await
+        .expect(201);
+    }
+    let css_of = |p: &Page| {
+        let at = p.text.find("/assets/app.").expect("stylesheet");
+        p.text[at..at + p.text[at..].find('"').unwrap()].to_string()
+    };
+    let anon = s.browser();
+    let home = anon.get("/").await.expect(200);
+    let css = anon.get(&css_of(&home)).await.expect(200).text.len();
+    let a = s.logged_in(ADMIN, Role::Admin).await;
+    let dash = a.get("/admin").await.expect(200);
+    let (home_b, dash_b) = (home.text.len() + css, dash.text.len() + css);
+    eprintln!(
+        "first load: storefront home {home_b} B (HTML {} + CSS {css}), dashboard {dash_b} B",
+        home.text.len()
+    );
+    assert!(home_b < 100_000 && dash_b < 100_000, "{home_b} / {dash_b}");
 }
 
 fn urlenc(s: &str) -> String {
@@ -554,4 +668,5 @@ both_backends!(
     admin_runs_the_shop,
     waiting_subscriptions_get_a_typed_login,
     support_sees_only_what_the_matrix_allows,
+    first_loads_stay_small,
 );

@@ -96,6 +96,7 @@ macro_rules! store_conformance_tests {
             outbox_round_trip_and_list_by_status,
             outbox_claim_leases_due_items,
             outbox_fail_retries_or_parks,
+            outbox_requeue_only_parked,
             audit_round_trip_and_filters,
             audit_filters_by_target_type_and_action,
             setting_put_if_absent_keeps_first,

@@ -60,7 +60,8 @@ pub async fn shop_stats_counts_the_period(ts: TestStore) {
     assert_eq!((s.refunds, s.refunded_paise), (2, 2 * 64_900));
     assert_eq!((s.topups, s.topup_paise), (1, 50_000));
     assert_eq!(s.new_users, 1);
-    let top: Vec<_> = s.top_products.iter().map(|p| (p.product_id.clone(), p.orders, p.revenue_paise)).collect();
+    let top: Vec<_> =
+        s.top_products.iter().map(|p| (p.product_id.clone(), p.orders, p.revenue_paise)).collect();
     assert_eq!(top, vec![(low.id.clone(), 2, 2 * 64_900), (plenty.id.clone(), 1, 64_900)]);
     assert_eq!(s.top_products[0].product_name, low.display_name());
     let lows: Vec<_> = s.low_stock.iter().map(|l| (l.product_id.clone(), l.stock)).collect();

@@ -12,8 +12,8 @@ use ottsonly_core::catalog::{NewProduct, ProductPatch};
 use ottsonly_core::crypto::Credentials;
 use ottsonly_core::wallet::{Adjustment, Direction};
 use ottsonly_core::{
-    Actor, Audience, AuditFilter, Error, OrderFilter, OrderId, OrderStatus, OutboxStatus, PageRequest, ProductId,
-    Role, SubscriptionFilter, SubscriptionId, SubscriptionStatus, UserId,
+    Actor, Audience, AuditFilter, Error, OrderFilter, OrderId, OrderStatus, OutboxStatus, PageRequest,
+    ProductId, Role, SubscriptionFilter, SubscriptionId, SubscriptionStatus, UserId,
 };
 use poem::web::{Data, Form, Path, Query};
 use poem::{Request, Response, Route, get, handler, post};
@@ -46,6 +46,7 @@ pub(crate) fn routes() -> Route {
         .at("/users/:id/adjust", post(adjust))
         .at("/notify", get(notify_form).post(notify))
         .at("/alerts", get(alerts))
+        .at("/alerts/:id/retry", post(retry_alert))
         .at("/audit-log", get(audit))
 }
 
@@ -189,7 +190,13 @@ async fn create_product(web: W<'_>, v: V<'_>, req: &Request, Form(f): Form<Produ
 }
 
 #[handler]
-async fn product(web: W<'_>, v: V<'_>, req: &Request, Path(id): Path<String>, Query(q): Query<Msg>) -> Response {
+async fn product(
+    web: W<'_>,
+    v: V<'_>,
+    req: &Request,
+    Path(id): Path<String>,
+    Query(q): Query<Msg>,
+) -> Response {
     let actor = staff!(&v, req);
     may!(&v, actor, Action::ManageProducts);
     let id = ProductId::from_string(id);
@@ -240,7 +247,13 @@ struct UpdateIn {
 }
 
 #[handler]
-async fn update_product(web: W<'_>, v: V<'_>, req: &Request, Path(id): Path<String>, Form(f): Form<UpdateIn>) -> Response {
+async fn update_product(
+    web: W<'_>,
+    v: V<'_>,
+    req: &Request,
+    Path(id): Path<String>,
+    Form(f): Form<UpdateIn>,
+) -> Response {
     let actor = staff!(&v, req);
     let patch = (|| {
         Ok::<_, Error>(ProductPatch {
@@ -271,16 +284,26 @@ struct StockIn {
 }
 
 #[handler]
-async fn stock(web: W<'_>, v: V<'_>, req: &Request, Path(id): Path<String>, Form(f): Form<StockIn>) -> Response {
+async fn stock(
+    web: W<'_>,
+    v: V<'_>,
+    req: &Request,
+    Path(id): Path<String>,
+    Form(f): Form<StockIn>,
+) -> Response {
     let actor = staff!(&v, req);
     let delta = tryp!(&v, parse_int::<i64>("delta", &f.delta));
-    let p = tryp!(&v, web.app.catalog().adjust_stock(actor, &ProductId::from_string(id), delta, blank(&f.reason)).await);
+    let p = tryp!(
+        &v,
+        web.app.catalog().adjust_stock(actor, &ProductId::from_string(id), delta, blank(&f.reason)).await
+    );
     redirect(&format!("/admin/products/{}?ok=saved", p.id))
 }
 
 /// One pasted or CSV line as a credential, or why not.
 fn parse_line(line: &str) -> Result<Credentials, String> {
-    let mut r = csv::ReaderBuilder::new().has_headers(false).trim(csv::Trim::All).from_reader(line.as_bytes());
+    let mut r =
+        csv::ReaderBuilder::new().has_headers(false).trim(csv::Trim::All).from_reader(line.as_bytes());
     let rec = match r.records().next() {
         Some(Ok(rec)) => rec,
         Some(Err(e)) => return Err(format!("not a CSV line: {e}")),
@@ -337,7 +360,9 @@ async fn import(
                     text.push_str(&t);
                     text.push('\n');
                 }
-                Err(_) => return layout::error_page(&v, Area::Admin, &Error::validation("file", "not a text file")),
+                Err(_) => {
+                    return layout::error_page(&v, Area::Admin, &Error::validation("file", "not a text file"));
+                }
             }
         }
     }
@@ -353,7 +378,13 @@ async fn import(
                 } }
                 p { a href=(format!("/admin/products/{id}")) { "Back to the product" } }
             };
-            return layout::page_with_status(&v, Area::Admin, "Import", poem::http::StatusCode::BAD_REQUEST, body);
+            return layout::page_with_status(
+                &v,
+                Area::Admin,
+                "Import",
+                poem::http::StatusCode::BAD_REQUEST,
+                body,
+            );
         }
     };
     tryp!(&v, web.app.catalog().import_credentials(actor, &id, creds).await);
@@ -373,7 +404,8 @@ struct OrdersQ {
 
 fn parse_day(s: Option<&str>, end: bool) -> Result<Option<ottsonly_core::Timestamp>, Error> {
     let Some(s) = s else { return Ok(None) };
-    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| Error::validation("date", "use YYYY-MM-DD"))?;
+    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| Error::validation("date", "use YYYY-MM-DD"))?;
     let t = if end { d.and_hms_opt(23, 59, 59) } else { d.and_hms_opt(0, 0, 0) };
     Ok(t.map(|t| t.and_utc()))
 }
@@ -393,7 +425,14 @@ async fn orders(web: W<'_>, v: V<'_>, req: &Request, Query(q): Query<OrdersQ>) -
     let user_id = match blank(&q.phone) {
         Some(p) => match tryp!(&v, user_by_phone(&web, actor, p).await) {
             Some(u) => Some(u),
-            None => return page(&v, Area::Admin, "Orders", html! { h1 { "Orders" } p { "No user with that phone number." } p { a href="/admin/orders" { "All orders" } } }),
+            None => {
+                return page(
+                    &v,
+                    Area::Admin,
+                    "Orders",
+                    html! { h1 { "Orders" } p { "No user with that phone number." } p { a href="/admin/orders" { "All orders" } } },
+                );
+            }
         },
         None => None,
     };
@@ -440,7 +479,13 @@ async fn orders(web: W<'_>, v: V<'_>, req: &Request, Query(q): Query<OrdersQ>) -
 }
 
 #[handler]
-async fn order(web: W<'_>, v: V<'_>, req: &Request, Path(id): Path<String>, Query(q): Query<Msg>) -> Response {
+async fn order(
+    web: W<'_>,
+    v: V<'_>,
+    req: &Request,
+    Path(id): Path<String>,
+    Query(q): Query<Msg>,
+) -> Response {
     let actor = staff!(&v, req);
     let o = tryp!(&v, web.app.orders().get(actor, &OrderId::from_string(id)).await);
     let buyer = web.app.users().get(actor, &o.user_id).await.ok();
@@ -478,7 +523,13 @@ struct RefundIn {
 }
 
 #[handler]
-async fn refund(web: W<'_>, v: V<'_>, req: &Request, Path(id): Path<String>, Form(f): Form<RefundIn>) -> Response {
+async fn refund(
+    web: W<'_>,
+    v: V<'_>,
+    req: &Request,
+    Path(id): Path<String>,
+    Form(f): Form<RefundIn>,
+) -> Response {
     let actor = staff!(&v, req);
     let restock = f.restock.as_deref() == Some("true");
     let r = tryp!(&v, web.app.orders().refund(actor, &OrderId::from_string(id), &f.reason, restock).await);
@@ -490,7 +541,8 @@ async fn refund(web: W<'_>, v: V<'_>, req: &Request, Path(id): Path<String>, For
 #[handler]
 async fn waiting(web: W<'_>, v: V<'_>, req: &Request, Query(q): Query<Msg>) -> Response {
     let actor = staff!(&v, req);
-    let filter = SubscriptionFilter { status: Some(SubscriptionStatus::PendingCredentials), ..Default::default() };
+    let filter =
+        SubscriptionFilter { status: Some(SubscriptionStatus::PendingCredentials), ..Default::default() };
     let list = tryp!(&v, web.app.subscriptions().list(actor, &filter, &page_req(&q.cursor)).await);
     let can_assign = actor.require(Action::AssignCredentials).is_ok();
     let body = html! {
@@ -527,7 +579,13 @@ struct AssignIn {
 }
 
 #[handler]
-async fn assign(web: W<'_>, v: V<'_>, req: &Request, Path(id): Path<String>, Form(f): Form<AssignIn>) -> Response {
+async fn assign(
+    web: W<'_>,
+    v: V<'_>,
+    req: &Request,
+    Path(id): Path<String>,
+    Form(f): Form<AssignIn>,
+) -> Response {
     let actor = staff!(&v, req);
     let creds = Credentials {
         username: f.username,
@@ -536,7 +594,10 @@ async fn assign(web: W<'_>, v: V<'_>, req: &Request, Path(id): Path<String>, For
         pin: blank(&f.pin).map(String::from),
         notes: None,
     };
-    tryp!(&v, web.app.subscriptions().assign_credentials(actor, &SubscriptionId::from_string(id), creds).await);
+    tryp!(
+        &v,
+        web.app.subscriptions().assign_credentials(actor, &SubscriptionId::from_string(id), creds).await
+    );
     redirect("/admin/waiting?ok=assigned")
 }
 
@@ -580,7 +641,13 @@ async fn user(web: W<'_>, v: V<'_>, req: &Request, Path(id): Path<String>, Query
     let admin = actor.require(Action::ManageUsers).is_ok();
     // Balances and the ledger are the wallet admin's (support never sees them).
     let ledger = if actor.require(Action::WalletAdmin).is_ok() {
-        Some(tryp!(&v, web.app.wallet().user_transactions(actor, &id, &PageRequest { limit: Some(20), cursor: q.cursor.clone() }).await))
+        Some(tryp!(
+            &v,
+            web.app
+                .wallet()
+                .user_transactions(actor, &id, &PageRequest { limit: Some(20), cursor: q.cursor.clone() })
+                .await
+        ))
     } else {
         None
     };
@@ -647,7 +714,13 @@ struct RoleIn {
 }
 
 #[handler]
-async fn set_role(web: W<'_>, v: V<'_>, req: &Request, Path(id): Path<String>, Form(f): Form<RoleIn>) -> Response {
+async fn set_role(
+    web: W<'_>,
+    v: V<'_>,
+    req: &Request,
+    Path(id): Path<String>,
+    Form(f): Form<RoleIn>,
+) -> Response {
     let actor = staff!(&v, req);
     let Some(role) = Role::parse(&f.role) else {
         return layout::error_page(&v, Area::Admin, &Error::validation("role", "unknown role"));
@@ -662,7 +735,13 @@ struct BlockIn {
 }
 
 #[handler]
-async fn block(web: W<'_>, v: V<'_>, req: &Request, Path(id): Path<String>, Form(f): Form<BlockIn>) -> Response {
+async fn block(
+    web: W<'_>,
+    v: V<'_>,
+    req: &Request,
+    Path(id): Path<String>,
+    Form(f): Form<BlockIn>,
+) -> Response {
     let actor = staff!(&v, req);
     let u = tryp!(&v, web.app.users().block(actor, &UserId::from_string(id), blank(&f.reason)).await);
     redirect(&format!("/admin/users/{}?ok=saved", u.id))
@@ -684,14 +763,26 @@ struct AdjustIn {
 }
 
 #[handler]
-async fn adjust(web: W<'_>, v: V<'_>, req: &Request, Path(id): Path<String>, Form(f): Form<AdjustIn>) -> Response {
+async fn adjust(
+    web: W<'_>,
+    v: V<'_>,
+    req: &Request,
+    Path(id): Path<String>,
+    Form(f): Form<AdjustIn>,
+) -> Response {
     let actor = staff!(&v, req);
     let Some(amount) = parse_rupees(&f.amount_rupees) else {
         return layout::error_page(&v, Area::Admin, &Error::validation("amount", "type an amount in rupees"));
     };
     let direction = if f.direction == "debit" { Direction::Debit } else { Direction::Credit };
     let user_id = UserId::from_string(id);
-    let adj = Adjustment { user_id: user_id.clone(), amount, direction, reason: f.reason, request_id: f.request_id };
+    let adj = Adjustment {
+        user_id: user_id.clone(),
+        amount,
+        direction,
+        reason: f.reason,
+        request_id: f.request_id,
+    };
     tryp!(&v, web.app.wallet().adjust(actor, adj).await);
     redirect(&format!("/admin/users/{user_id}?ok=saved"))
 }
@@ -763,18 +854,21 @@ async fn notify(web: W<'_>, v: V<'_>, req: &Request, Form(f): Form<NotifyIn>) ->
 #[derive(Deserialize, Default)]
 struct AlertsQ {
     status: Option<String>,
+    ok: Option<String>,
     cursor: Option<String>,
 }
 
 #[handler]
 async fn alerts(web: W<'_>, v: V<'_>, req: &Request, Query(q): Query<AlertsQ>) -> Response {
     let actor = staff!(&v, req);
-    // Core's outbox API belongs to the dispatcher and takes no actor: admins only, by the matrix.
-    may!(&v, actor, Action::ViewAuditLog);
+    // Core's outbox listing belongs to the dispatcher and takes no actor: checked here, by the
+    // matrix (retrying is core's `Outbox::retry`, which checks it itself).
+    may!(&v, actor, Action::ManageAlerts);
     let status = blank(&q.status).and_then(OutboxStatus::parse);
     let list = tryp!(&v, web.app.outbox().list(status, &page_req(&q.cursor)).await);
     let body = html! {
         h1 { "Alert outbox" }
+        (notice(q.ok.as_deref()))
         form.row method="get" action="/admin/alerts" {
             div { label for="st" { "Status" } select #st name="status" {
                 option value="" { "Any" }
@@ -785,18 +879,30 @@ async fn alerts(web: W<'_>, v: V<'_>, req: &Request, Query(q): Query<AlertsQ>) -
             button type="submit" { "Filter" }
         }
         div.scroll { table {
-            thead { tr { th { "Created" } th { "Alert" } th { "Status" } th.num { "Attempts" } th { "Last error" } } }
+            thead { tr { th { "Created" } th { "Alert" } th { "Status" } th.num { "Attempts" } th { "Last error" } th { "" } } }
             tbody { @for a in &list.items { tr {
                 td { (when(a.created_at)) }
                 td { (ottsonly_core::outbox::Outbox::decode(a).map(|d| d.text()).unwrap_or_else(|_| a.payload.clone())) }
                 td { (a.status.as_str()) } td.num { (a.attempts) }
                 td { (a.last_error.clone().unwrap_or_default()) }
+                td { @if a.status == OutboxStatus::Failed {
+                    form method="post" action=(format!("/admin/alerts/{}/retry", a.id)) {
+                        (csrf(&v)) button.secondary type="submit" { "Retry" }
+                    }
+                } }
             } } }
         } }
         @if list.items.is_empty() { p { "No alerts." } }
         (pager(&format!("/admin/alerts?status={}", urlencode(blank(&q.status).unwrap_or(""))), list.next_cursor.as_deref()))
     };
     page(&v, Area::Admin, "Alerts", body)
+}
+
+#[handler]
+async fn retry_alert(web: W<'_>, v: V<'_>, req: &Request, Path(id): Path<String>) -> Response {
+    let actor = staff!(&v, req);
+    tryp!(&v, web.app.outbox().retry(actor, &ottsonly_core::OutboxId::from_string(id)).await);
+    redirect("/admin/alerts?status=pending&ok=retried")
 }
 
 // ---- audit log ----

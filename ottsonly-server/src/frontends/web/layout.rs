@@ -19,7 +19,13 @@ pub(crate) fn page(v: &Visitor, area: Area, title: &str, body: Markup) -> Respon
     page_with_status(v, area, title, StatusCode::OK, body)
 }
 
-pub(crate) fn page_with_status(v: &Visitor, area: Area, title: &str, status: StatusCode, body: Markup) -> Response {
+pub(crate) fn page_with_status(
+    v: &Visitor,
+    area: Area,
+    title: &str,
+    status: StatusCode,
+    body: Markup,
+) -> Response {
     let markup = html! {
         (DOCTYPE)
         html lang="en" {

@@ -37,10 +37,7 @@ pub struct WebOptions {
 
 impl Default for WebOptions {
     fn default() -> Self {
-        WebOptions {
-            environment: Environment::Dev,
-            public_url: "http://127.0.0.1:8080".into(),
-        }
+        WebOptions { environment: Environment::Dev, public_url: "http://127.0.0.1:8080".into() }
     }
 }
 

@@ -150,9 +150,8 @@ pub(crate) async fn middleware<E: Endpoint>(ep: E, mut req: Request) -> poem::Re
             let (ok, body) = match body {
                 Ok(b) => {
                     // A multipart upload carries the token in its URL; a form in a field.
-                    let sent = form_field(&b, CSRF_FIELD).or_else(|| {
-                        req.uri().query().and_then(|q| form_field(q.as_bytes(), CSRF_FIELD))
-                    });
+                    let sent = form_field(&b, CSRF_FIELD)
+                        .or_else(|| req.uri().query().and_then(|q| form_field(q.as_bytes(), CSRF_FIELD)));
                     let known = cookie(&req, CSRF);
                     (matches!((sent, known), (Some(s), Some(k)) if ct_eq(&s, &k)), b)
                 }
@@ -162,7 +161,10 @@ pub(crate) async fn middleware<E: Endpoint>(ep: E, mut req: Request) -> poem::Re
                 req.set_body(body);
                 serve(&web, ep, req, csrf, &mut set_cookies).await
             } else {
-                refuse(StatusCode::FORBIDDEN, "The form expired or did not come from this site. Go back, reload the page and try again.")
+                refuse(
+                    StatusCode::FORBIDDEN,
+                    "The form expired or did not come from this site. Go back, reload the page and try again.",
+                )
             }
         }
     } else {

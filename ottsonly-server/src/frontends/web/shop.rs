@@ -2,7 +2,9 @@
 //! profile.
 
 use super::Web;
-use super::layout::{self, Area, csrf, day, error_page, money, notice, page, pager, redirect, urlencode, when};
+use super::layout::{
+    self, Area, csrf, day, error_page, money, notice, page, pager, redirect, urlencode, when,
+};
 use super::session::{self, Visitor};
 use crate::common::links::checkout_url;
 use maud::{Markup, html};
@@ -276,8 +278,13 @@ async fn buy(web: W<'_>, v: V<'_>, req: &Request, Path(id): Path<String>, Form(f
                     "Not enough money in your wallet",
                     html! { p { a href="/shop/wallet" { "Add money to your wallet" } " and try again." } },
                 ),
-                Error::OutOfStock => ("Sold out", html! { p { "This plan just sold out. " a href="/" { "See other plans" } } }),
-                Error::ProductInactive => ("Not on sale", html! { p { "This plan is no longer on sale. " a href="/" { "See other plans" } } }),
+                Error::OutOfStock => {
+                    ("Sold out", html! { p { "This plan just sold out. " a href="/" { "See other plans" } } })
+                }
+                Error::ProductInactive => (
+                    "Not on sale",
+                    html! { p { "This plan is no longer on sale. " a href="/" { "See other plans" } } },
+                ),
                 _ => return error_page(&v, Area::Shop, &e),
             };
             let body = html! { h1 { (title) } p.msg.bad role="alert" { (layout::error_text(&e)) } (extra) };
@@ -291,7 +298,8 @@ async fn wallet(web: W<'_>, v: V<'_>, req: &Request, Query(q): Query<Msg>) -> Re
     let actor = need!(&v, req);
     let w = web.app.wallet();
     let balance = tryp!(&v, w.balance(actor).await);
-    let ledger = tryp!(&v, w.transactions(actor, &PageRequest { limit: Some(PAGE), cursor: q.cursor.clone() }).await);
+    let ledger =
+        tryp!(&v, w.transactions(actor, &PageRequest { limit: Some(PAGE), cursor: q.cursor.clone() }).await);
     let cfg = &web.app.config().wallet;
     let body = html! {
         h1 { "Wallet" }
@@ -331,7 +339,12 @@ struct AddIn {
 pub(crate) fn parse_rupees(s: &str) -> Option<Money> {
     let s = s.trim().trim_start_matches('₹');
     let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-    if whole.is_empty() || whole.len() > 12 || frac.len() > 2 || !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    if whole.is_empty()
+        || whole.len() > 12
+        || frac.len() > 2
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let frac = format!("{frac:0<2}");
@@ -343,7 +356,11 @@ pub(crate) fn parse_rupees(s: &str) -> Option<Money> {
 async fn add_money(web: W<'_>, v: V<'_>, req: &Request, Form(f): Form<AddIn>) -> Response {
     let actor = need!(&v, req);
     let Some(amount) = parse_rupees(&f.amount_rupees) else {
-        return error_page(&v, Area::Shop, &Error::validation("amount", "type an amount in rupees, like 250"));
+        return error_page(
+            &v,
+            Area::Shop,
+            &Error::validation("amount", "type an amount in rupees, like 250"),
+        );
     };
     let intent = tryp!(&v, web.app.wallet().create_topup(actor, amount).await);
     // The checkout page shows the credit when it lands and links back to the wallet.
@@ -366,7 +383,10 @@ async fn subscriptions(web: W<'_>, v: V<'_>, req: &Request, Query(q): Query<Msg>
     let actor = need!(&v, req);
     let list = tryp!(
         &v,
-        web.app.subscriptions().mine(actor, None, &PageRequest { limit: Some(PAGE), cursor: q.cursor.clone() }).await
+        web.app
+            .subscriptions()
+            .mine(actor, None, &PageRequest { limit: Some(PAGE), cursor: q.cursor.clone() })
+            .await
     );
     let body = html! {
         h1 { "My subscriptions" }
@@ -390,7 +410,13 @@ fn subscription_card(s: &Subscription) -> Markup {
 }
 
 #[handler]
-async fn subscription(web: W<'_>, v: V<'_>, req: &Request, Path(id): Path<String>, Query(q): Query<Msg>) -> Response {
+async fn subscription(
+    web: W<'_>,
+    v: V<'_>,
+    req: &Request,
+    Path(id): Path<String>,
+    Query(q): Query<Msg>,
+) -> Response {
     let actor = need!(&v, req);
     let view = tryp!(&v, web.app.subscriptions().get(actor, &SubscriptionId::from_string(id)).await);
     let s = &view.subscription;
@@ -448,7 +474,10 @@ async fn notifications(web: W<'_>, v: V<'_>, req: &Request, Query(q): Query<Msg>
     let actor = need!(&v, req);
     let list = tryp!(
         &v,
-        web.app.notifications().list(actor, false, &PageRequest { limit: Some(PAGE), cursor: q.cursor.clone() }).await
+        web.app
+            .notifications()
+            .list(actor, false, &PageRequest { limit: Some(PAGE), cursor: q.cursor.clone() })
+            .await
     );
     let body = html! {
         h1 { "Notifications" }

@@ -23,8 +23,11 @@ pub enum Backend {
 pub struct Site {
     pub t: TestApp,
     pub cli: TestClient<BoxEndpoint<'static, Response>>,
-    _guard: Option<Box<dyn std::any::Any + Send + Sync>>,
+    _guard: Option<Guard>,
 }
+
+/// What keeps a test's database alive (the Mongo database is dropped with it).
+type Guard = Box<dyn std::any::Any + Send + Sync>;
 
 impl Site {
     pub async fn new(backend: Backend) -> Option<Site> {
@@ -32,15 +35,14 @@ impl Site {
     }
 
     pub async fn with(backend: Backend, gateway: bool) -> Option<Site> {
-        let (store, guard): (Option<Arc<dyn Store>>, Option<Box<dyn std::any::Any + Send + Sync>>) =
-            match backend {
-                Backend::Sqlite => (None, None),
-                Backend::Mongo => {
-                    let uri = crate::mongo::server_uri()?;
-                    let (store, guard) = crate::mongo::fresh_store(&uri).await;
-                    (Some(store), Some(Box::new(guard)))
-                }
-            };
+        let (store, guard): (Option<Arc<dyn Store>>, Option<Guard>) = match backend {
+            Backend::Sqlite => (None, None),
+            Backend::Mongo => {
+                let uri = crate::mongo::server_uri()?;
+                let (store, guard) = crate::mongo::fresh_store(&uri).await;
+                (Some(store), Some(Box::new(guard)))
+            }
+        };
         // One failed delivery parks an alert, so the console's "Retry" can be tested at once.
         let mut b = TestApp::builder().config(|c| c.outbox.max_attempts = 1);
         if let Some(s) = store {

@@ -51,14 +51,14 @@ pub(crate) fn routes() -> Route {
 }
 
 /// Staff only: anyone else is sent to log in (or told their role may not).
-fn staff<'a>(v: &'a Visitor, req: &Request) -> Result<&'a Actor, Response> {
+fn staff<'a>(v: &'a Visitor, req: &Request) -> Result<&'a Actor, Box<Response>> {
     match &v.actor {
         None => {
             let here = req.uri().path_and_query().map_or("/admin", |p| p.as_str());
-            Err(redirect(&format!("/shop/login?next={}", urlencode(here))))
+            Err(Box::new(redirect(&format!("/shop/login?next={}", urlencode(here)))))
         }
         Some(a) if a.role.is_staff() => Ok(a),
-        Some(_) => Err(layout::error_page(v, Area::Admin, &Error::Forbidden)),
+        Some(_) => Err(Box::new(layout::error_page(v, Area::Admin, &Error::Forbidden))),
     }
 }
 
@@ -66,7 +66,7 @@ macro_rules! staff {
     ($v:expr, $req:expr) => {
         match staff($v, $req) {
             Ok(a) => a,
-            Err(r) => return r,
+            Err(r) => return *r,
         }
     };
 }
@@ -361,7 +361,11 @@ async fn import(
                     text.push('\n');
                 }
                 Err(_) => {
-                    return layout::error_page(&v, Area::Admin, &Error::validation("file", "not a text file"));
+                    return layout::error_page(
+                        &v,
+                        Area::Admin,
+                        &Error::validation("file", "not a text file"),
+                    );
                 }
             }
         }

@@ -47,13 +47,13 @@ pub(crate) fn routes() -> Route {
 }
 
 /// The logged-in actor, or a redirect to the login page that comes back to `req`'s page.
-fn need<'a>(v: &'a Visitor, req: &Request) -> Result<&'a Actor, Response> {
+fn need<'a>(v: &'a Visitor, req: &Request) -> Result<&'a Actor, Box<Response>> {
     match &v.actor {
         Some(a) => Ok(a),
         None => {
             let here = req.uri().path_and_query().map_or("/", |p| p.as_str());
             let back = if req.method() == poem::http::Method::GET { here } else { "/" };
-            Err(redirect(&format!("/shop/login?next={}", urlencode(back))))
+            Err(Box::new(redirect(&format!("/shop/login?next={}", urlencode(back)))))
         }
     }
 }
@@ -62,7 +62,7 @@ macro_rules! need {
     ($v:expr, $req:expr) => {
         match need($v, $req) {
             Ok(a) => a,
-            Err(r) => return r,
+            Err(r) => return *r,
         }
     };
 }

@@ -38,7 +38,8 @@ fn available() -> bool {
 struct Driver {
     child: Child,
     url: String,
-    _profile: tempfile::TempDir,
+    /// Chromium's fresh `--user-data-dir`, removed with the driver.
+    profile: tempfile::TempDir,
 }
 
 impl Drop for Driver {
@@ -71,7 +72,7 @@ async fn driver() -> Driver {
         .spawn()
         .expect("start chromedriver");
     let url = format!("http://127.0.0.1:{port}");
-    let d = Driver { child, url, _profile: tempfile::tempdir().unwrap() };
+    let d = Driver { child, url, profile: tempfile::tempdir().unwrap() };
     // Bounded wait for the port to accept.
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -83,7 +84,7 @@ async fn driver() -> Driver {
 }
 
 async fn browser(d: &Driver, (w, h): (u32, u32)) -> Client {
-    let profile = tempfile::tempdir().unwrap().keep();
+    let profile = d.profile.path();
     let args = vec![
         "--headless".to_string(),
         "--no-sandbox".into(),

@@ -3,8 +3,8 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ottsonly::core::catalog::NewProduct;
-use ottsonly::core::wallet::{Adjustment, Direction};
-use ottsonly::core::{Actor, CoreConfig, CredentialCipher, Money, Ottsonly, PageRequest, Role};
+use ottsonly::core::testing::fixtures::{Shop, plan};
+use ottsonly::core::{Actor, CoreConfig, CredentialCipher, Money, Ottsonly, PageRequest};
 use ottsonly::sqlite::SqliteStore;
 use std::sync::Arc;
 
@@ -25,35 +25,11 @@ async fn fixture() -> Fixture {
         .credential_cipher(CredentialCipher::new(&[1u8; 32]))
         .build()
         .expect("build");
-    let session = app.auth().verify_otp("+919999900001", "123456").await.expect("login");
-    let user = app.auth().authenticate(&session.access_token).await.expect("auth");
-    let system = Actor::system(app.now());
-    let a = app.users().set_role_by_phone(&system, "+919000000001", Role::Admin).await.expect("admin");
-    let admin = Actor { user_id: a.id, role: Role::Admin, joined_at: a.created_at };
-    let product = app
-        .catalog()
-        .create(
-            &admin,
-            NewProduct {
-                platform_name: "Bench".into(),
-                plan_name: "Plan".into(),
-                description: String::new(),
-                price: Money::from_paise(100).expect("price"),
-                duration_days: 30,
-                stock: 1_000_000_000,
-                is_active: true,
-            },
-        )
-        .await
-        .expect("product");
-    let adj = Adjustment {
-        user_id: user.user_id.clone(),
-        amount: Money::from_paise(10_000_000).expect("amount"),
-        direction: Direction::Credit,
-        reason: "bench".into(),
-        request_id: None,
-    };
-    app.wallet().adjust(&admin, adj).await.expect("fund");
+    let bench_plan =
+        NewProduct { price: Money::from_paise(100).expect("price"), stock: 1_000_000_000, ..plan() };
+    let shop = Shop::open(&app, "+919999900001", "123456", bench_plan).await;
+    shop.fund(&app, Money::from_paise(10_000_000).expect("amount"), None).await;
+    let Shop { session, user, product, .. } = shop;
     Fixture { app, user, product: product.id, token: session.access_token, _dir: dir }
 }
 

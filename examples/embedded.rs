@@ -33,7 +33,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 2. An operator makes an admin, who stocks a plan and credits the wallet.
     let system = Actor::system(app.now());
     let admin_user = app.users().set_role_by_phone(&system, "+919000000001", Role::Admin).await?;
-    let admin = Actor { user_id: admin_user.id, role: Role::Admin, joined_at: admin_user.created_at };
+    let admin = Actor::of(&admin_user);
     let product = app
         .catalog()
         .create(

@@ -31,17 +31,7 @@ readonly CODE="424242"
 log() { echo "fuzz-api: $*" >&2; }
 
 install_schemathesis() {
-    local installed=""
-    if [[ -x "$VENV/bin/st" ]]; then
-        installed="$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null || true)"
-    fi
-    [[ "$installed" == "$SCHEMATHESIS_VERSION" ]] && return 0
-    log "installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
-    mkdir -p "$CACHE_DIR"
-    python3 -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-        "schemathesis==$SCHEMATHESIS_VERSION"
-    [[ -x "$VENV/bin/st" ]] || { log "st missing after install"; exit 1; }
+    ensure_venv_package "$VENV" schemathesis "$SCHEMATHESIS_VERSION" st
 }
 
 server_binary() {

@@ -21,3 +21,21 @@ stop_pid() {
     kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
 }
+
+# Makes sure the venv $1 holds exactly version $3 of the Python package $2 with its executable
+# $4, creating the venv and installing the pin otherwise; further arguments go to pip. Logs
+# through the caller's `log`.
+ensure_venv_package() {
+    local venv=$1 package=$2 version=$3 exe=$4
+    shift 4
+    local installed=""
+    if [[ -x "$venv/bin/$exe" ]]; then
+        installed="$("$venv/bin/python" -c "import importlib.metadata as m; print(m.version('$package'))" 2>/dev/null || true)"
+    fi
+    [[ "$installed" == "$version" ]] && return 0
+    log "installing $package $version into $venv"
+    mkdir -p "$(dirname "$venv")"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" "$package==$version"
+    [[ -x "$venv/bin/$exe" ]] || { log "$exe missing after install"; exit 1; }
+}

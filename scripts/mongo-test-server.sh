@@ -33,17 +33,7 @@ usage() {
 
 # Creates the venv and installs the pinned server unless that exact version is already there.
 install_server() {
-    local installed=""
-    if [[ -x "$VENV/bin/secantusd-py" ]]; then
-        installed="$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("SecantusDB"))' 2>/dev/null || true)"
-    fi
-    [[ "$installed" == "$SECANTUS_VERSION" ]] && return 0
-    log "installing SecantusDB $SECANTUS_VERSION into $VENV"
-    mkdir -p "$CACHE_DIR"
-    python3 -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --pre \
-        "SecantusDB==$SECANTUS_VERSION"
-    [[ -x "$VENV/bin/secantusd-py" ]] || { log "secantusd-py missing after install"; exit 1; }
+    ensure_venv_package "$VENV" SecantusDB "$SECANTUS_VERSION" secantusd-py --pre
 }
 
 # True once the server answers a MongoDB `hello` on the port (an OP_MSG round trip, so a port

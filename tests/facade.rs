@@ -2,10 +2,9 @@
 //! at run time, the same flow on each. SQLite always; MongoDB on the test server that
 //! `scripts/mongo-test-server.sh` runs (skipped outside CI without it, a failure under CI).
 
-use ottsonly::core::catalog::NewProduct;
-use ottsonly::core::wallet::{Adjustment, Direction};
+use ottsonly::core::testing::fixtures::{Shop, plan};
 use ottsonly::core::{
-    Actor, CoreConfig, CredentialCipher, Credentials, Error, Money, Ottsonly, Role, Store, SubscriptionStatus,
+    CoreConfig, CredentialCipher, Credentials, Error, Money, Ottsonly, Store, SubscriptionStatus,
 };
 use std::sync::Arc;
 
@@ -24,27 +23,8 @@ fn app(store: Arc<dyn Store>) -> Ottsonly {
 /// Login, an admin's credit, a purchase of the one pooled login, a replay and a sold-out refusal.
 async fn shop_flow(store: Arc<dyn Store>) {
     let app = app(store);
-    let session = app.auth().verify_otp(PHONE, CODE).await.expect("login");
-    let user = app.auth().authenticate(&session.access_token).await.expect("authenticate");
-    let system = Actor::system(app.now());
-    let a = app.users().set_role_by_phone(&system, "+919000000001", Role::Admin).await.expect("admin");
-    let admin = Actor { user_id: a.id, role: Role::Admin, joined_at: a.created_at };
-    let product = app
-        .catalog()
-        .create(
-            &admin,
-            NewProduct {
-                platform_name: "Netflix".into(),
-                plan_name: "Premium".into(),
-                description: String::new(),
-                price: Money::from_paise(64_900).expect("price"),
-                duration_days: 30,
-                stock: 0,
-                is_active: true,
-            },
-        )
-        .await
-        .expect("product");
+    let shop = Shop::open(&app, PHONE, CODE, plan()).await;
+    let Shop { user, admin, product, .. } = &shop;
     let login = Credentials {
         username: "family@example.com".into(),
         password: "secret".into(),
@@ -52,24 +32,17 @@ async fn shop_flow(store: Arc<dyn Store>) {
         pin: None,
         notes: None,
     };
-    app.catalog().import_credentials(&admin, &product.id, vec![login]).await.expect("import");
-    let credit = Adjustment {
-        user_id: user.user_id.clone(),
-        amount: Money::from_paise(100_000).expect("amount"),
-        direction: Direction::Credit,
-        reason: "welcome".into(),
-        request_id: Some("welcome-1".into()),
-    };
-    app.wallet().adjust(&admin, credit).await.expect("credit");
+    app.catalog().import_credentials(admin, &product.id, vec![login]).await.expect("import");
+    shop.fund(&app, Money::from_paise(100_000).expect("amount"), Some("welcome-1")).await;
 
-    let bought = app.orders().purchase(&user, &product.id, Some("k1")).await.expect("purchase");
+    let bought = app.orders().purchase(user, &product.id, Some("k1")).await.expect("purchase");
     assert_eq!(bought.subscription.status, SubscriptionStatus::Active);
-    let replay = app.orders().purchase(&user, &product.id, Some("k1")).await.expect("replay");
+    let replay = app.orders().purchase(user, &product.id, Some("k1")).await.expect("replay");
     assert!(replay.replayed && replay.order.id == bought.order.id);
-    let sold_out = app.orders().purchase(&user, &product.id, Some("k2")).await;
+    let sold_out = app.orders().purchase(user, &product.id, Some("k2")).await;
     assert!(matches!(sold_out, Err(Error::OutOfStock)), "{sold_out:?}");
-    assert_eq!(app.wallet().balance(&user).await.expect("balance").paise(), 100_000 - 64_900);
-    let view = app.subscriptions().get(&user, &bought.subscription.id).await.expect("subscription");
+    assert_eq!(app.wallet().balance(user).await.expect("balance").paise(), 100_000 - 64_900);
+    let view = app.subscriptions().get(user, &bought.subscription.id).await.expect("subscription");
     assert_eq!(view.credentials.expect("login delivered").username, "family@example.com");
 }
 

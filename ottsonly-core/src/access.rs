@@ -2,7 +2,7 @@
 
 use crate::error::Error;
 use crate::ids::UserId;
-use crate::model::{Recipient, Role, Timestamp};
+use crate::model::{Recipient, Role, Timestamp, User};
 
 /// An authenticated caller, as loaded from the store (role and status are current, not taken
 /// from the token).
@@ -20,6 +20,11 @@ impl Actor {
     /// The operator at the command line: an admin that is no user.
     pub fn system(now: Timestamp) -> Self {
         Actor { user_id: UserId::from_string(SYSTEM_ACTOR_ID), role: Role::Admin, joined_at: now }
+    }
+
+    /// A user as the caller, with the role and join date of the record given.
+    pub fn of(user: &User) -> Self {
+        Actor { user_id: user.id.clone(), role: user.role, joined_at: user.created_at }
     }
 
     /// Fails with [`Error::Forbidden`] unless the role may do `action`.

@@ -71,6 +71,7 @@ impl OttsonlyBuilder {
                 gateway: self.gateway,
                 reconcile_cursor: Default::default(),
                 late_capture_cursor: Default::default(),
+                catalog_cache: Default::default(),
             }),
         })
     }

@@ -6,7 +6,6 @@ use crate::ctx::{Ctx, UnitError, UnitResult};
 use crate::error::{Error, Result, StoreError, constraint};
 use crate::ids::{RefreshTokenId, UserId};
 use crate::model::{OtpRecord, RefreshToken, Role, Timestamp, User};
-use crate::money::Money;
 pub use crate::otp_sender::{LogOtpSender, OtpSender};
 use crate::phone::PhoneNumber;
 use chrono::TimeDelta;
@@ -254,7 +253,7 @@ impl Auth<'_> {
         let user = match tx.get_user_by_phone(phone).await? {
             Some(u) => u,
             None => {
-                let u = new_user(self.ctx, phone.clone(), Role::User, now);
+                let u = User::new(self.ctx.id(), phone.clone(), Role::User, now);
                 tx.insert_user(&u).await.map_err(phone_race)?;
                 u
             }
@@ -316,6 +315,12 @@ impl Auth<'_> {
     /// Checks an access token and loads the caller. The stored role, block flag and token version
     /// are authoritative, so a role change, block or logout-everywhere applies at once.
     pub async fn authenticate(&self, access_token: &str) -> Result<Actor> {
+        Ok(self.authenticate_user(access_token).await?.0)
+    }
+
+    /// [`Auth::authenticate`], also answering the user row it loaded (for "who am I" without a
+    /// second read).
+    pub async fn authenticate_user(&self, access_token: &str) -> Result<(Actor, User)> {
         let cfg = &self.ctx.config.auth;
         let key = DecodingKey::from_secret(cfg.jwt_secret()).map_err(|e| Error::Internal(e.to_string()))?;
         let mut v = Validation::new(Algorithm::HS256);
@@ -336,7 +341,7 @@ impl Auth<'_> {
         if user.is_blocked {
             return Err(Error::UserBlocked);
         }
-        Ok(Actor { user_id: user.id, role: user.role, joined_at: user.created_at })
+        Ok((Actor { user_id: user.id.clone(), role: user.role, joined_at: user.created_at }, user))
     }
 
     /// Exchanges a refresh token for a new pair. Each token works once: presenting a used one
@@ -407,22 +412,6 @@ impl Auth<'_> {
                 })
             })
             .await
-    }
-}
-
-/// A new user with an empty wallet.
-pub(crate) fn new_user(ctx: &Ctx, phone: PhoneNumber, role: Role, now: Timestamp) -> User {
-    User {
-        id: ctx.id(),
-        phone,
-        name: None,
-        email: None,
-        role,
-        is_blocked: false,
-        token_version: 0,
-        wallet_balance: Money::ZERO,
-        created_at: now,
-        updated_at: now,
     }
 }
 

@@ -97,9 +97,21 @@ impl Catalog<'_> {
             viewer.ok_or(Error::Forbidden)?.require(Action::ManageProducts)?;
         }
         let slice = Ctx::slice(page)?;
+        let ttl = chrono::TimeDelta::from_std(self.ctx.config.catalog.list_cache_ttl).unwrap_or_default();
+        let cached = !include_inactive && ttl > chrono::TimeDelta::zero();
+        let key = (slice.limit, slice.before_id.clone());
+        let cache = &self.ctx.catalog_cache;
+        if cached && let Some(hit) = cache.get(&key, self.ctx.now(), ttl) {
+            return Ok((*hit).clone());
+        }
+        let generation = cache.generation();
         let mut r = self.ctx.store.reader().await?;
         let items = r.list_products(include_inactive, &slice).await?;
-        Ok(Ctx::page(items, &slice, |p| p.id.as_str().to_string()))
+        let page = Ctx::page(items, &slice, |p| p.id.as_str().to_string());
+        if cached {
+            cache.put(key, generation, self.ctx.now(), std::sync::Arc::new(page.clone()));
+        }
+        Ok(page)
     }
 
     /// A product; inactive ones are visible to admins only.
@@ -132,7 +144,7 @@ impl Catalog<'_> {
             updated_at: now,
         };
         self.ctx
-            .unit(|tx| Box::pin(async move {
+            .catalog_unit(|tx| Box::pin(async move {
                 tx.insert_product(product).await?;
                 let details = json!({ "name": product.display_name(), "price_paise": product.price, "stock": product.stock });
                 self.ctx.audit(&mut *tx, actor, "product.create", ("product", product.id.as_str()), details).await?;
@@ -158,7 +170,7 @@ impl Catalog<'_> {
             is_active: patch.is_active,
         };
         self.ctx
-            .unit(|tx| Box::pin(async move {
+            .catalog_unit(|tx| Box::pin(async move {
                 let mut p = tx.get_product(id).await?.ok_or(Error::NotFound { what: "product" })?;
                 let before = p.clone();
                 if let Some(v) = &patch.platform_name {
@@ -217,7 +229,7 @@ impl Catalog<'_> {
             return self.get(Some(actor), id).await;
         }
         self.ctx
-            .unit(|tx| {
+            .catalog_unit(|tx| {
                 Box::pin(async move {
                     let now = self.ctx.now();
                     let mut p = tx.get_product(id).await?.ok_or(Error::NotFound { what: "product" })?;
@@ -274,7 +286,7 @@ impl Catalog<'_> {
         }
         let sealed = &sealed;
         self.ctx
-            .unit(|tx| {
+            .catalog_unit(|tx| {
                 Box::pin(async move {
                     let mut p = tx.get_product(id).await?.ok_or(Error::NotFound { what: "product" })?;
                     stock_after(p.stock, sealed.len() as i64)?;

@@ -23,7 +23,7 @@ impl CoreConfig {
     pub fn new(jwt_secret: impl Into<Vec<u8>>) -> Result<Self, Error> {
         Ok(CoreConfig {
             auth: AuthConfig::new(jwt_secret)?,
-            catalog: CatalogConfig { low_stock_threshold: 3 },
+            catalog: CatalogConfig { low_stock_threshold: 3, list_cache_ttl: Duration::from_secs(1) },
             subscriptions: SubscriptionConfig { reminder_days: 3, sweep_batch: 200 },
             wallet: WalletConfig {
                 topup_min: Money::from_paise(100).expect("positive"),
@@ -176,6 +176,9 @@ impl fmt::Debug for AuthConfig {
 pub struct CatalogConfig {
     /// A purchase that leaves stock at or below this raises a low-stock alert (default 3).
     pub low_stock_threshold: i64,
+    /// How long the public product list may be served from memory (default 1 s; zero turns the
+    /// cache off). This process's own catalog writes drop it at once; see `catalog_cache`.
+    pub list_cache_ttl: Duration,
 }
 
 #[derive(Clone, Debug)]

@@ -38,6 +38,8 @@ pub(crate) struct Ctx {
     pub reconcile_cursor: std::sync::Mutex<Option<String>>,
     /// The same for the walk over recently expired top-ups (late captures).
     pub late_capture_cursor: std::sync::Mutex<Option<String>>,
+    /// The public product list, briefly (see [`crate::catalog_cache`]).
+    pub catalog_cache: crate::catalog_cache::CatalogCache,
 }
 
 /// Units of work that lost a race are run again this many times at most.
@@ -78,6 +80,19 @@ impl Ctx {
 
     pub fn id<T: From<Id>>(&self) -> T {
         T::from(self.ids.next(self.clock.as_ref(), self.entropy.as_ref()))
+    }
+
+    /// [`Ctx::unit`] for a unit that changes products (price, state, stock): once it has
+    /// committed, the cached product list is dropped, so this process serves its own write next.
+    pub async fn catalog_unit<'a, T, F>(&self, f: F) -> Result<T>
+    where
+        F: for<'t> FnMut(&'t mut (dyn Tx + 'a)) -> BoxFuture<'t, UnitResult<T>>,
+    {
+        let out = self.unit(f).await;
+        if out.is_ok() {
+            self.catalog_cache.invalidate();
+        }
+        out
     }
 
     /// Runs `f` as one unit of work: begins a [`Tx`], runs `f` on it, and commits when `f`

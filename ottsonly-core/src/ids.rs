@@ -34,6 +34,16 @@ macro_rules! id_type {
                 $name(id.0)
             }
         }
+
+        /// Stored as its string; any string is an id (a wrong one finds nothing).
+        impl crate::record::Field for $name {
+            fn read(f: &dyn crate::record::Fields, name: &str) -> crate::StoreResult<Self> {
+                f.text(name).map($name)
+            }
+            fn value(&self) -> crate::StoreResult<crate::record::Value<'_>> {
+                Ok(crate::record::Value::text(&self.0))
+            }
+        }
     };
 }
 

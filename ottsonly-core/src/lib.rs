@@ -10,6 +10,7 @@ pub mod ids;
 pub mod model;
 pub mod money;
 pub mod phone;
+pub mod record;
 pub mod store;
 
 #[cfg(feature = "testing")]
@@ -28,6 +29,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+mod catalog_cache;
 pub mod checkout;
 pub mod config;
 pub mod crypto;

@@ -31,6 +31,15 @@ macro_rules! string_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        impl crate::record::Field for $name {
+            fn read(f: &dyn crate::record::Fields, name: &str) -> crate::StoreResult<Self> {
+                crate::record::parsed(f, name, $name::parse)
+            }
+            fn value(&self) -> crate::StoreResult<crate::record::Value<'_>> {
+                Ok(crate::record::Value::text(self.as_str()))
+            }
+        }
     };
 }
 
@@ -112,6 +121,106 @@ impl Product {
     /// "Netflix Premium": the name snapshotted into orders.
     pub fn display_name(&self) -> String {
         format!("{} {}", self.platform_name, self.plan_name)
+    }
+}
+
+impl User {
+    /// A new user with an empty wallet and no profile yet.
+    pub fn new(id: UserId, phone: PhoneNumber, role: Role, now: Timestamp) -> Self {
+        User {
+            id,
+            phone,
+            name: None,
+            email: None,
+            role,
+            is_blocked: false,
+            token_version: 0,
+            wallet_balance: Money::ZERO,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+impl Order {
+    /// A completed purchase of `product` at its current price, paid `now`.
+    pub fn purchase(
+        id: OrderId,
+        user: &UserId,
+        product: &Product,
+        idempotency_key: Option<&str>,
+        now: Timestamp,
+    ) -> Self {
+        Order {
+            id,
+            user_id: user.clone(),
+            product_id: product.id.clone(),
+            product_name: product.display_name(),
+            amount: product.price,
+            status: OrderStatus::Completed,
+            idempotency_key: idempotency_key.map(str::to_string),
+            created_at: now,
+            paid_at: now,
+            refunded_at: None,
+            refund_reason: None,
+            refunded_by: None,
+            updated_at: now,
+        }
+    }
+}
+
+impl LedgerEntry {
+    /// The wallet debit that pays for `order`, leaving `balance_after`.
+    pub fn purchase_debit(id: LedgerEntryId, order: &Order, balance_after: Money) -> Self {
+        LedgerEntry {
+            id,
+            user_id: order.user_id.clone(),
+            kind: EntryKind::Debit,
+            amount: order.amount,
+            balance_after,
+            reference_type: ReferenceType::Order,
+            reference_id: order.id.as_str().into(),
+            description: format!("Purchase of {}", order.product_name),
+            actor_id: None,
+            created_at: order.paid_at,
+        }
+    }
+}
+
+impl Subscription {
+    /// What `order` buys: active from `now` with a login when one was claimed, else waiting
+    /// for one.
+    pub fn for_order(
+        id: SubscriptionId,
+        order: &Order,
+        product: &Product,
+        credential: Option<CredentialId>,
+        now: Timestamp,
+    ) -> Self {
+        let (status, start_at, end_at) = match credential {
+            Some(_) => (
+                SubscriptionStatus::Active,
+                Some(now),
+                Some(now + chrono::TimeDelta::days(i64::from(product.duration_days))),
+            ),
+            None => (SubscriptionStatus::PendingCredentials, None, None),
+        };
+        Subscription {
+            id,
+            user_id: order.user_id.clone(),
+            product_id: product.id.clone(),
+            order_id: order.id.clone(),
+            platform_name: product.platform_name.clone(),
+            plan_name: product.plan_name.clone(),
+            duration_days: product.duration_days,
+            status,
+            start_at,
+            end_at,
+            credential_id: credential,
+            reminded_at: None,
+            created_at: now,
+            updated_at: now,
+        }
     }
 }
 
@@ -270,6 +379,28 @@ pub struct NotificationView {
     pub is_read: bool,
     pub is_broadcast: bool,
     pub created_at: Timestamp,
+}
+
+impl NotificationView {
+    /// A personal notification as one entry of the merged list.
+    pub fn personal(n: Notification) -> Self {
+        let Notification { id, user_id: _, kind, title, message, is_read, created_at } = n;
+        NotificationView { id, kind, title, message, is_read, is_broadcast: false, created_at }
+    }
+
+    /// A broadcast as one entry of the list of a reader who has (or has not) read it.
+    pub fn broadcast(b: Broadcast, is_read: bool) -> Self {
+        let Broadcast { id, audience: _, title, message, created_by: _, created_at } = b;
+        NotificationView {
+            id,
+            kind: NotificationKind::Broadcast,
+            title,
+            message,
+            is_read,
+            is_broadcast: true,
+            created_at,
+        }
+    }
 }
 
 /// Who is reading notifications: broadcasts are matched against role and join date.

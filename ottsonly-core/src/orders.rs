@@ -9,7 +9,6 @@ use crate::money::Money;
 use crate::outbox::AdminAlert;
 use crate::store::Tx;
 use crate::validate;
-use chrono::TimeDelta;
 use serde_json::json;
 
 pub struct Orders<'a> {
@@ -48,7 +47,7 @@ impl Orders<'_> {
     ) -> Result<Purchase> {
         actor.require(Action::CreateOrder)?;
         let key = &idempotency_key.map(|k| validate::key("idempotency_key", k)).transpose()?;
-        self.ctx.unit(|tx| Box::pin(self.purchase_once(tx, actor, product_id, key.as_deref()))).await
+        self.ctx.catalog_unit(|tx| Box::pin(self.purchase_once(tx, actor, product_id, key.as_deref()))).await
     }
 
     /// One run of the purchase unit.
@@ -86,21 +85,7 @@ impl Orders<'_> {
         let balance =
             tx.debit_balance(&user.id, product.price, now).await?.ok_or(Error::InsufficientBalance)?;
 
-        let order = Order {
-            id: ctx.id(),
-            user_id: user.id.clone(),
-            product_id: product.id.clone(),
-            product_name: product.display_name(),
-            amount: product.price,
-            status: OrderStatus::Completed,
-            idempotency_key: key.map(str::to_string),
-            created_at: now,
-            paid_at: now,
-            refunded_at: None,
-            refund_reason: None,
-            refunded_by: None,
-            updated_at: now,
-        };
+        let order = Order::purchase(ctx.id(), &user.id, &product, key, now);
         tx.insert_order(&order).await.map_err(|e| match e {
             // A concurrent retry with the same key won: run again and replay its result.
             StoreError::Conflict { constraint: constraint::ORDER_IDEMPOTENCY_KEY } => {
@@ -108,42 +93,11 @@ impl Orders<'_> {
             }
             e => e.into(),
         })?;
-        tx.insert_ledger_entry(&LedgerEntry {
-            id: ctx.id(),
-            user_id: user.id.clone(),
-            kind: EntryKind::Debit,
-            amount: product.price,
-            balance_after: balance,
-            reference_type: ReferenceType::Order,
-            reference_id: order.id.as_str().into(),
-            description: format!("Purchase of {}", order.product_name),
-            actor_id: None,
-            created_at: now,
-        })
-        .await?;
+        tx.insert_ledger_entry(&LedgerEntry::purchase_debit(ctx.id(), &order, balance)).await?;
 
         let sub_id: SubscriptionId = ctx.id();
         let credential = tx.claim_credential(product_id, &sub_id, now).await?;
-        let subscription = Subscription {
-            id: sub_id,
-            user_id: user.id.clone(),
-            product_id: product.id.clone(),
-            order_id: order.id.clone(),
-            platform_name: product.platform_name.clone(),
-            plan_name: product.plan_name.clone(),
-            duration_days: product.duration_days,
-            status: if credential.is_some() {
-                SubscriptionStatus::Active
-            } else {
-                SubscriptionStatus::PendingCredentials
-            },
-            start_at: credential.as_ref().map(|_| now),
-            end_at: credential.as_ref().map(|_| now + TimeDelta::days(i64::from(product.duration_days))),
-            credential_id: credential.map(|c| c.id),
-            reminded_at: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let subscription = Subscription::for_order(sub_id, &order, &product, credential.map(|c| c.id), now);
         tx.insert_subscription(&subscription).await?;
         self.purchase_side_effects(tx, &user, &product, &order, &subscription, stock).await?;
         Ok(Purchase { order, subscription, replayed: false })
@@ -264,7 +218,7 @@ impl Orders<'_> {
         actor.require(Action::RefundOrders)?;
         let reason = &validate::text("reason", reason, 500)?;
         self.ctx
-            .unit(|tx| {
+            .catalog_unit(|tx| {
                 Box::pin(async move {
                     let ctx = self.ctx;
                     let now = ctx.now();

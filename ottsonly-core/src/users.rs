@@ -1,7 +1,7 @@
 //! Profiles and staff administration of users.
 
 use crate::access::{Action, Actor};
-use crate::auth::{new_user, phone_race};
+use crate::auth::phone_race;
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::ids::UserId;
@@ -164,7 +164,7 @@ impl Users<'_> {
                             (u, false)
                         }
                         None => {
-                            let u = new_user(self.ctx, phone.clone(), role, now);
+                            let u = User::new(self.ctx.id(), phone.clone(), role, now);
                             tx.insert_user(&u).await.map_err(phone_race)?;
                             (u, true)
                         }

@@ -11,9 +11,10 @@ use crate::schema::f;
 use chrono::DateTime;
 use mongodb::bson::spec::BinarySubtype;
 use mongodb::bson::{Binary, Bson, Document, doc};
-use ottsonly_core::ids::*;
 use ottsonly_core::model::*;
-use ottsonly_core::{Money, PhoneNumber, StoreError, StoreResult};
+pub(crate) use ottsonly_core::record::corrupt;
+use ottsonly_core::record::{self, Fieldset, Record, Value};
+use ottsonly_core::{Money, StoreResult};
 
 /// A BSON `DateTime` of a core timestamp (which core keeps at millisecond precision).
 pub(crate) fn dt(t: Timestamp) -> Bson {
@@ -30,18 +31,16 @@ pub(crate) fn at_or_before(t: Timestamp) -> Document {
     }
 }
 
-/// `null` for `None`, so that every document of a collection has the same fields.
-pub(crate) fn opt_dt(t: Option<Timestamp>) -> Bson {
-    t.map_or(Bson::Null, dt)
-}
-
-pub(crate) fn opt_str(s: Option<&str>) -> Bson {
-    s.map_or(Bson::Null, |s| Bson::String(s.to_owned()))
-}
-
 /// A record stored in one document of its collection.
 pub(crate) trait FromDoc: Sized {
     fn from_doc(d: &Document) -> StoreResult<Self>;
+}
+
+/// Every record reads through its one field list in core.
+impl<R: Record> FromDoc for R {
+    fn from_doc(d: &Document) -> StoreResult<Self> {
+        R::read(&DocFields { d: Fields(d), key: R::KEY })
+    }
 }
 
 /// Decodes every document of a result, failing on the first corrupt one.
@@ -49,8 +48,71 @@ pub(crate) fn decode_all<T: FromDoc>(docs: &[Document]) -> StoreResult<Vec<T>> {
     docs.iter().map(T::from_doc).collect()
 }
 
-pub(crate) fn corrupt(field: &str, what: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("field {field}: {what}"))
+/// Where a field of core's records is stored: the record's key as `_id`, and a few fields under
+/// the original system's names.
+fn stored<'n>(key: &str, name: &'n str) -> &'n str {
+    if name == key {
+        return f::ID;
+    }
+    match name {
+        "kind" => f::KIND,
+        "start_at" => f::START,
+        "end_at" => f::END,
+        other => other,
+    }
+}
+
+/// The document of a record: every field of its list in core, under its stored name.
+pub(crate) fn to_doc<R: Record>(r: &R) -> StoreResult<Document> {
+    Ok(fields_doc::<R>(r.fields()?))
+}
+
+/// `$set` of the named fields of a record (one of core's `*_UPDATES` lists).
+pub(crate) fn set_doc<R: Record>(r: &R, names: &[&str]) -> StoreResult<Document> {
+    Ok(doc! { "$set": fields_doc::<R>(record::some_fields(r, names)?.0) })
+}
+
+fn fields_doc<R: Record>(fields: Fieldset<'_>) -> Document {
+    let mut d = Document::new();
+    for (name, v) in fields {
+        let v = match v {
+            Value::Null => Bson::Null,
+            Value::Text(s) => Bson::String(s.into_owned()),
+            Value::Int(n) => Bson::Int64(n),
+            Value::Bool(b) => Bson::Boolean(b),
+            Value::Bytes(b) => Bson::Binary(Binary { subtype: BinarySubtype::Generic, bytes: b.to_vec() }),
+            Value::Time(t) => dt(t),
+        };
+        d.insert(stored(R::KEY, name), v);
+    }
+    d
+}
+
+/// One document as core's record fields, under their stored names.
+struct DocFields<'d> {
+    d: Fields<'d>,
+    key: &'static str,
+}
+
+impl record::Fields for DocFields<'_> {
+    fn is_null(&self, name: &str) -> StoreResult<bool> {
+        Ok(self.d.opt(stored(self.key, name)).is_none())
+    }
+    fn text(&self, name: &str) -> StoreResult<String> {
+        self.d.string(stored(self.key, name))
+    }
+    fn int(&self, name: &str) -> StoreResult<i64> {
+        self.d.i64(stored(self.key, name))
+    }
+    fn boolean(&self, name: &str) -> StoreResult<bool> {
+        self.d.bool(stored(self.key, name))
+    }
+    fn bytes(&self, name: &str) -> StoreResult<Vec<u8>> {
+        self.d.bytes(stored(self.key, name))
+    }
+    fn time(&self, name: &str) -> StoreResult<Timestamp> {
+        self.d.ts(stored(self.key, name))
+    }
 }
 
 /// Typed field access that reports failures as `Corrupt` with the field name. A missing field
@@ -73,27 +135,8 @@ impl<'d> Fields<'d> {
         }
     }
 
-    pub(crate) fn opt_string(&self, key: &str) -> StoreResult<Option<String>> {
-        match self.opt(key) {
-            None => Ok(None),
-            Some(Bson::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(corrupt(key, format!("expected a string, found {:?}", other.element_type()))),
-        }
-    }
-
     pub(crate) fn i64(&self, key: &str) -> StoreResult<i64> {
         int(key, self.req(key)?)
-    }
-
-    pub(crate) fn u32(&self, key: &str) -> StoreResult<u32> {
-        u32::try_from(self.i64(key)?).map_err(|e| corrupt(key, e))
-    }
-
-    pub(crate) fn opt_u32(&self, key: &str) -> StoreResult<Option<u32>> {
-        match self.opt(key) {
-            None | Some(Bson::Null) => Ok(None),
-            Some(v) => u32::try_from(int(key, v)?).map(Some).map_err(|e| corrupt(key, e)),
-        }
     }
 
     pub(crate) fn money(&self, key: &str) -> StoreResult<Money> {
@@ -121,16 +164,6 @@ impl<'d> Fields<'d> {
             other => Err(corrupt(key, format!("expected generic binary, found {:?}", other.element_type()))),
         }
     }
-
-    pub(crate) fn enumeration<E>(&self, key: &str, parse: fn(&str) -> Option<E>) -> StoreResult<E> {
-        let s = self.string(key)?;
-        parse(&s).ok_or_else(|| corrupt(key, format!("unknown value {s:?}")))
-    }
-
-    pub(crate) fn phone(&self, key: &str) -> StoreResult<PhoneNumber> {
-        let s = self.string(key)?;
-        PhoneNumber::from_e164(&s).map_err(|e| corrupt(key, e))
-    }
 }
 
 /// An integer field: `Int64` as written, `Int32` as some servers return small sums.
@@ -153,387 +186,19 @@ fn timestamp(key: &str, v: &Bson) -> StoreResult<Timestamp> {
     }
 }
 
-/// Implements [`FromDoc`] for each record from a list of `field: how` pairs.
-macro_rules! from_doc {
-    ($($ty:ty { $($field:ident : |$c:ident| $e:expr),+ $(,)? })+) => {$(
-        impl FromDoc for $ty {
-            fn from_doc(d: &Document) -> StoreResult<Self> {
-                let c = Fields(d);
-                Ok(Self { $($field: { let $c = &c; $e }),+ })
-            }
-        }
-    )+};
-}
-
-from_doc! {
-    User {
-        id: |c| UserId::from_string(c.string(f::ID)?),
-        phone: |c| c.phone("phone")?,
-        name: |c| c.opt_string("name")?,
-        email: |c| c.opt_string("email")?,
-        role: |c| c.enumeration("role", Role::parse)?,
-        is_blocked: |c| c.bool("is_blocked")?,
-        token_version: |c| c.i64("token_version")?,
-        wallet_balance: |c| c.money(f::BALANCE)?,
-        created_at: |c| c.ts("created_at")?,
-        updated_at: |c| c.ts("updated_at")?,
-    }
-    Product {
-        id: |c| ProductId::from_string(c.string(f::ID)?),
-        platform_name: |c| c.string("platform_name")?,
-        plan_name: |c| c.string("plan_name")?,
-        description: |c| c.string("description")?,
-        price: |c| c.money("price_paise")?,
-        duration_days: |c| c.u32("duration_days")?,
-        stock: |c| c.i64(f::STOCK)?,
-        is_active: |c| c.bool("is_active")?,
-        created_at: |c| c.ts("created_at")?,
-        updated_at: |c| c.ts("updated_at")?,
-    }
-    CredentialRecord {
-        id: |c| CredentialId::from_string(c.string(f::ID)?),
-        product_id: |c| c.opt_string("product_id")?.map(ProductId::from_string),
-        sealed: |c| c.bytes("sealed")?,
-        status: |c| c.enumeration("status", CredentialStatus::parse)?,
-        subscription_id: |c| c.opt_string("subscription_id")?.map(SubscriptionId::from_string),
-        created_at: |c| c.ts("created_at")?,
-        assigned_at: |c| c.opt_ts("assigned_at")?,
-    }
-    Order {
-        id: |c| OrderId::from_string(c.string(f::ID)?),
-        user_id: |c| UserId::from_string(c.string("user_id")?),
-        product_id: |c| ProductId::from_string(c.string("product_id")?),
-        product_name: |c| c.string("product_name")?,
-        amount: |c| c.money("amount_paise")?,
-        status: |c| c.enumeration("status", OrderStatus::parse)?,
-        idempotency_key: |c| c.opt_string("idempotency_key")?,
-        created_at: |c| c.ts("created_at")?,
-        paid_at: |c| c.ts("paid_at")?,
-        refunded_at: |c| c.opt_ts("refunded_at")?,
-        refund_reason: |c| c.opt_string("refund_reason")?,
-        refunded_by: |c| c.opt_string("refunded_by")?.map(UserId::from_string),
-        updated_at: |c| c.ts("updated_at")?,
-    }
-    Subscription {
-        id: |c| SubscriptionId::from_string(c.string(f::ID)?),
-        user_id: |c| UserId::from_string(c.string("user_id")?),
-        product_id: |c| ProductId::from_string(c.string("product_id")?),
-        order_id: |c| OrderId::from_string(c.string("order_id")?),
-        platform_name: |c| c.string("platform_name")?,
-        plan_name: |c| c.string("plan_name")?,
-        duration_days: |c| c.u32("duration_days")?,
-        status: |c| c.enumeration("status", SubscriptionStatus::parse)?,
-        start_at: |c| c.opt_ts(f::START)?,
-        end_at: |c| c.opt_ts(f::END)?,
-        credential_id: |c| c.opt_string("credential_id")?.map(CredentialId::from_string),
-        reminded_at: |c| c.opt_ts("reminded_at")?,
-        created_at: |c| c.ts("created_at")?,
-        updated_at: |c| c.ts("updated_at")?,
-    }
-    LedgerEntry {
-        id: |c| LedgerEntryId::from_string(c.string(f::ID)?),
-        user_id: |c| UserId::from_string(c.string("user_id")?),
-        kind: |c| c.enumeration(f::KIND, EntryKind::parse)?,
-        amount: |c| c.money("amount_paise")?,
-        balance_after: |c| c.money("balance_after_paise")?,
-        reference_type: |c| c.enumeration("reference_type", ReferenceType::parse)?,
-        reference_id: |c| c.string("reference_id")?,
-        description: |c| c.string("description")?,
-        actor_id: |c| c.opt_string("actor_id")?.map(UserId::from_string),
-        created_at: |c| c.ts("created_at")?,
-    }
-    TopUp {
-        id: |c| TopUpId::from_string(c.string(f::ID)?),
-        user_id: |c| UserId::from_string(c.string("user_id")?),
-        amount: |c| c.money("amount_paise")?,
-        currency: |c| c.string("currency")?,
-        gateway_order_id: |c| c.string("gateway_order_id")?,
-        gateway_payment_id: |c| c.opt_string("gateway_payment_id")?,
-        status: |c| c.enumeration("status", TopUpStatus::parse)?,
-        created_at: |c| c.ts("created_at")?,
-        updated_at: |c| c.ts("updated_at")?,
-        paid_at: |c| c.opt_ts("paid_at")?,
-    }
-    OtpRecord {
-        phone: |c| c.phone(f::ID)?,
-        code_mac: |c| c.string("code_mac")?,
-        created_at: |c| c.ts("created_at")?,
-        expires_at: |c| c.ts("expires_at")?,
-        attempts: |c| c.u32("attempts")?,
-        consumed_at: |c| c.opt_ts("consumed_at")?,
-        last_sent_at: |c| c.ts("last_sent_at")?,
-        window_start: |c| c.ts("window_start")?,
-        sends_in_window: |c| c.u32("sends_in_window")?,
-        // Absent in documents written before the guess budget: none counted yet.
-        guesses_in_window: |c| c.opt_u32("guesses_in_window")?.unwrap_or(0),
-    }
-    RefreshToken {
-        id: |c| RefreshTokenId::from_string(c.string(f::ID)?),
-        user_id: |c| UserId::from_string(c.string("user_id")?),
-        family_id: |c| c.string("family_id")?,
-        token_hash: |c| c.string("token_hash")?,
-        token_version: |c| c.i64("token_version")?,
-        created_at: |c| c.ts("created_at")?,
-        expires_at: |c| c.ts("expires_at")?,
-        used_at: |c| c.opt_ts("used_at")?,
-        revoked_at: |c| c.opt_ts("revoked_at")?,
-    }
-    OutboxItem {
-        id: |c| OutboxId::from_string(c.string(f::ID)?),
-        payload: |c| c.string("payload")?,
-        status: |c| c.enumeration("status", OutboxStatus::parse)?,
-        attempts: |c| c.u32("attempts")?,
-        created_at: |c| c.ts("created_at")?,
-        due_at: |c| c.ts("due_at")?,
-        lease_owner: |c| c.opt_string("lease_owner")?,
-        lease_until: |c| c.opt_ts("lease_until")?,
-        last_error: |c| c.opt_string("last_error")?,
-        delivered_at: |c| c.opt_ts("delivered_at")?,
-    }
-    AuditEntry {
-        id: |c| AuditId::from_string(c.string(f::ID)?),
-        actor_id: |c| UserId::from_string(c.string("actor_id")?),
-        action: |c| c.string("action")?,
-        target_type: |c| c.string("target_type")?,
-        target_id: |c| c.string("target_id")?,
-        details: |c| serde_json::from_str(&c.string("details")?).map_err(|e| corrupt("details", e))?,
-        created_at: |c| c.ts("created_at")?,
-    }
-}
-
 /// A personal notification as one entry of the merged list.
 pub(crate) fn personal_view(d: &Document) -> StoreResult<NotificationView> {
-    let c = Fields(d);
-    Ok(NotificationView {
-        id: NotificationId::from_string(c.string(f::ID)?),
-        kind: c.enumeration(f::KIND, NotificationKind::parse)?,
-        title: c.string("title")?,
-        message: c.string("message")?,
-        is_read: c.bool("is_read")?,
-        is_broadcast: false,
-        created_at: c.ts("created_at")?,
-    })
+    Notification::from_doc(d).map(NotificationView::personal)
 }
 
 /// A broadcast (with the reader's state looked up into `state`, if any) as one list entry.
 pub(crate) fn broadcast_view(d: &Document) -> StoreResult<NotificationView> {
-    let c = Fields(d);
     let read = match d.get("state") {
         Some(Bson::Document(state)) => Fields(state).opt_ts("read_at")?.is_some(),
         None | Some(Bson::Null) => false,
         Some(other) => return Err(corrupt("state", format!("unexpected {:?}", other.element_type()))),
     };
-    Ok(NotificationView {
-        id: NotificationId::from_string(c.string(f::ID)?),
-        kind: NotificationKind::Broadcast,
-        title: c.string("title")?,
-        message: c.string("message")?,
-        is_read: read,
-        is_broadcast: true,
-        created_at: c.ts("created_at")?,
-    })
-}
-
-// --- records to documents ---
-
-pub(crate) fn user_doc(u: &User) -> Document {
-    doc! {
-        (f::ID): u.id.as_str(),
-        "phone": u.phone.as_str(),
-        "name": opt_str(u.name.as_deref()),
-        "email": opt_str(u.email.as_deref()),
-        "role": u.role.as_str(),
-        "is_blocked": u.is_blocked,
-        "token_version": u.token_version,
-        (f::BALANCE): u.wallet_balance.paise(),
-        "created_at": dt(u.created_at),
-        "updated_at": dt(u.updated_at),
-    }
-}
-
-pub(crate) fn product_doc(p: &Product) -> Document {
-    doc! {
-        (f::ID): p.id.as_str(),
-        "platform_name": p.platform_name.as_str(),
-        "plan_name": p.plan_name.as_str(),
-        "description": p.description.as_str(),
-        "price_paise": p.price.paise(),
-        "duration_days": i64::from(p.duration_days),
-        (f::STOCK): p.stock,
-        "is_active": p.is_active,
-        "created_at": dt(p.created_at),
-        "updated_at": dt(p.updated_at),
-    }
-}
-
-pub(crate) fn credential_doc(c: &CredentialRecord) -> Document {
-    doc! {
-        (f::ID): c.id.as_str(),
-        "product_id": opt_str(c.product_id.as_ref().map(ProductId::as_str)),
-        "sealed": Binary { subtype: BinarySubtype::Generic, bytes: c.sealed.clone() },
-        "status": c.status.as_str(),
-        "subscription_id": opt_str(c.subscription_id.as_ref().map(SubscriptionId::as_str)),
-        "created_at": dt(c.created_at),
-        "assigned_at": opt_dt(c.assigned_at),
-    }
-}
-
-pub(crate) fn order_doc(o: &Order) -> Document {
-    doc! {
-        (f::ID): o.id.as_str(),
-        "user_id": o.user_id.as_str(),
-        "product_id": o.product_id.as_str(),
-        "product_name": o.product_name.as_str(),
-        "amount_paise": o.amount.paise(),
-        "status": o.status.as_str(),
-        "idempotency_key": opt_str(o.idempotency_key.as_deref()),
-        "created_at": dt(o.created_at),
-        "paid_at": dt(o.paid_at),
-        "refunded_at": opt_dt(o.refunded_at),
-        "refund_reason": opt_str(o.refund_reason.as_deref()),
-        "refunded_by": opt_str(o.refunded_by.as_ref().map(UserId::as_str)),
-        "updated_at": dt(o.updated_at),
-    }
-}
-
-/// The fields `update_subscription` may change.
-pub(crate) fn subscription_mutable(s: &Subscription) -> Document {
-    doc! {
-        "status": s.status.as_str(),
-        (f::START): opt_dt(s.start_at),
-        (f::END): opt_dt(s.end_at),
-        "credential_id": opt_str(s.credential_id.as_ref().map(CredentialId::as_str)),
-        "reminded_at": opt_dt(s.reminded_at),
-        "updated_at": dt(s.updated_at),
-    }
-}
-
-pub(crate) fn subscription_doc(s: &Subscription) -> Document {
-    let mut d = doc! {
-        (f::ID): s.id.as_str(),
-        "user_id": s.user_id.as_str(),
-        "product_id": s.product_id.as_str(),
-        "order_id": s.order_id.as_str(),
-        "platform_name": s.platform_name.as_str(),
-        "plan_name": s.plan_name.as_str(),
-        "duration_days": i64::from(s.duration_days),
-        "created_at": dt(s.created_at),
-    };
-    d.extend(subscription_mutable(s));
-    d
-}
-
-pub(crate) fn ledger_doc(e: &LedgerEntry) -> Document {
-    doc! {
-        (f::ID): e.id.as_str(),
-        "user_id": e.user_id.as_str(),
-        (f::KIND): e.kind.as_str(),
-        "amount_paise": e.amount.paise(),
-        "balance_after_paise": e.balance_after.paise(),
-        "reference_type": e.reference_type.as_str(),
-        "reference_id": e.reference_id.as_str(),
-        "description": e.description.as_str(),
-        "actor_id": opt_str(e.actor_id.as_ref().map(UserId::as_str)),
-        "created_at": dt(e.created_at),
-    }
-}
-
-pub(crate) fn otp_doc(o: &OtpRecord) -> Document {
-    doc! {
-        (f::ID): o.phone.as_str(),
-        "code_mac": o.code_mac.as_str(),
-        "created_at": dt(o.created_at),
-        "expires_at": dt(o.expires_at),
-        "attempts": i64::from(o.attempts),
-        "consumed_at": opt_dt(o.consumed_at),
-        "last_sent_at": dt(o.last_sent_at),
-        "window_start": dt(o.window_start),
-        "sends_in_window": i64::from(o.sends_in_window),
-        "guesses_in_window": i64::from(o.guesses_in_window),
-    }
-}
-
-pub(crate) fn refresh_token_doc(t: &RefreshToken) -> Document {
-    doc! {
-        (f::ID): t.id.as_str(),
-        "user_id": t.user_id.as_str(),
-        "family_id": t.family_id.as_str(),
-        "token_hash": t.token_hash.as_str(),
-        "token_version": t.token_version,
-        "created_at": dt(t.created_at),
-        "expires_at": dt(t.expires_at),
-        "used_at": opt_dt(t.used_at),
-        "revoked_at": opt_dt(t.revoked_at),
-    }
-}
-
-pub(crate) fn topup_doc(t: &TopUp) -> Document {
-    doc! {
-        (f::ID): t.id.as_str(),
-        "user_id": t.user_id.as_str(),
-        "amount_paise": t.amount.paise(),
-        "currency": t.currency.as_str(),
-        "gateway_order_id": t.gateway_order_id.as_str(),
-        "gateway_payment_id": opt_str(t.gateway_payment_id.as_deref()),
-        "status": t.status.as_str(),
-        "created_at": dt(t.created_at),
-        "updated_at": dt(t.updated_at),
-        "paid_at": opt_dt(t.paid_at),
-    }
-}
-
-pub(crate) fn notification_doc(n: &Notification) -> Document {
-    doc! {
-        (f::ID): n.id.as_str(),
-        "user_id": n.user_id.as_str(),
-        (f::KIND): n.kind.as_str(),
-        "title": n.title.as_str(),
-        "message": n.message.as_str(),
-        "is_read": n.is_read,
-        "created_at": dt(n.created_at),
-    }
-}
-
-pub(crate) fn broadcast_doc(b: &Broadcast) -> Document {
-    doc! {
-        (f::ID): b.id.as_str(),
-        "audience": b.audience.as_str(),
-        "title": b.title.as_str(),
-        "message": b.message.as_str(),
-        "created_by": b.created_by.as_str(),
-        "created_at": dt(b.created_at),
-    }
-}
-
-pub(crate) fn outbox_doc(i: &OutboxItem) -> Document {
-    doc! {
-        (f::ID): i.id.as_str(),
-        "payload": i.payload.as_str(),
-        "status": i.status.as_str(),
-        "attempts": i64::from(i.attempts),
-        "created_at": dt(i.created_at),
-        "due_at": dt(i.due_at),
-        "lease_owner": opt_str(i.lease_owner.as_deref()),
-        "lease_until": opt_dt(i.lease_until),
-        "last_error": opt_str(i.last_error.as_deref()),
-        "delivered_at": opt_dt(i.delivered_at),
-    }
-}
-
-/// `details` is kept as JSON text: an arbitrary JSON value does not always survive BSON
-/// (integers above `i64::MAX`, keys starting with `$` or holding `.`), and the audit log must
-/// read back exactly what was written.
-pub(crate) fn audit_doc(a: &AuditEntry) -> StoreResult<Document> {
-    let details = serde_json::to_string(&a.details).map_err(StoreError::backend)?;
-    Ok(doc! {
-        (f::ID): a.id.as_str(),
-        "actor_id": a.actor_id.as_str(),
-        "action": a.action.as_str(),
-        "target_type": a.target_type.as_str(),
-        "target_id": a.target_id.as_str(),
-        "details": details,
-        "created_at": dt(a.created_at),
-    })
+    Broadcast::from_doc(d).map(|b| NotificationView::broadcast(b, read))
 }
 
 /// The `_id` of one reader's state of one broadcast. Field order is part of the value (BSON
@@ -545,6 +210,9 @@ pub(crate) fn broadcast_state_id(broadcast_id: &str, user_id: &str) -> Document 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ottsonly_core::ids::*;
+    use ottsonly_core::testing::records;
+    use ottsonly_core::{PhoneNumber, StoreError};
 
     fn t(ms: i64) -> Timestamp {
         DateTime::from_timestamp_millis(1_900_000_000_000 + ms).unwrap()
@@ -564,34 +232,15 @@ mod tests {
             created_at: t(1),
             updated_at: t(2),
         };
-        assert_eq!(User::from_doc(&user_doc(&u)).unwrap(), u);
+        assert_eq!(User::from_doc(&to_doc(&u).unwrap()).unwrap(), u);
 
-        let c = CredentialRecord {
-            id: CredentialId::from_string("c1"),
-            product_id: None,
-            sealed: vec![0, 255, 1],
-            status: CredentialStatus::Available,
-            subscription_id: Some(SubscriptionId::from_string("s1")),
-            created_at: t(3),
-            assigned_at: None,
-        };
-        assert_eq!(CredentialRecord::from_doc(&credential_doc(&c)).unwrap(), c);
+        let c = records::linked().cred;
+        assert_eq!(CredentialRecord::from_doc(&to_doc(&c).unwrap()).unwrap(), c);
     }
 
     #[test]
     fn wrong_types_and_values_are_corrupt() {
-        let mut d = product_doc(&Product {
-            id: ProductId::from_string("p1"),
-            platform_name: "Netflix".into(),
-            plan_name: "Premium".into(),
-            description: String::new(),
-            price: Money::from_paise(100).unwrap(),
-            duration_days: 30,
-            stock: 3,
-            is_active: true,
-            created_at: t(0),
-            updated_at: t(0),
-        });
+        let mut d = to_doc(&records::product("p1")).unwrap();
         // A small integer written by hand (Int32) is still an integer.
         d.insert(f::STOCK, 3i32);
         assert_eq!(Product::from_doc(&d).unwrap().stock, 3);

@@ -18,6 +18,8 @@ mod hot;
 mod read;
 mod schema;
 mod stats;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tx;
 mod unique;
 mod uri;

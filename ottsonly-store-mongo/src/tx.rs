@@ -16,6 +16,7 @@ use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::ReturnDocument;
 use ottsonly_core::ids::*;
 use ottsonly_core::model::*;
+use ottsonly_core::record::{PRODUCT_UPDATES, SUBSCRIPTION_UPDATES, USER_UPDATES};
 use ottsonly_core::{Money, PhoneNumber, StoreError, StoreResult, Tx};
 
 /// Which collection a helper works on, e.g. `|c| &c.users`.
@@ -131,20 +132,12 @@ fn by_id(id: &str) -> Document {
 #[async_trait]
 impl Tx for MongoTx {
     async fn insert_user(&mut self, u: &User) -> StoreResult<()> {
-        self.insert(|c| &c.users, user_doc(u)).await
+        self.insert(|c| &c.users, to_doc(u)?).await
     }
 
     async fn update_user(&mut self, u: &User) -> StoreResult<bool> {
         self.take_turn(coll::USERS, u.id.as_str())?;
-        let set = doc! {
-            "name": opt_str(u.name.as_deref()),
-            "email": opt_str(u.email.as_deref()),
-            "role": u.role.as_str(),
-            "is_blocked": u.is_blocked,
-            "token_version": u.token_version,
-            "updated_at": dt(u.updated_at),
-        };
-        self.update_one(|c| &c.users, by_id(u.id.as_str()), doc! { "$set": set }).await
+        self.update_one(|c| &c.users, by_id(u.id.as_str()), set_doc(u, USER_UPDATES)?).await
     }
 
     async fn credit_balance(
@@ -173,7 +166,7 @@ impl Tx for MongoTx {
     }
 
     async fn insert_ledger_entry(&mut self, e: &LedgerEntry) -> StoreResult<()> {
-        self.insert(|c| &c.ledger, ledger_doc(e)).await
+        self.insert(|c| &c.ledger, to_doc(e)?).await
     }
 
     async fn put_otp(&mut self, o: &OtpRecord) -> StoreResult<()> {
@@ -181,7 +174,7 @@ impl Tx for MongoTx {
         let (colls, s) = self.parts()?;
         colls
             .otps
-            .replace_one(by_id(o.phone.as_str()), otp_doc(o))
+            .replace_one(by_id(o.phone.as_str()), to_doc(o)?)
             .upsert(true)
             .session(s)
             .await
@@ -224,7 +217,7 @@ impl Tx for MongoTx {
     }
 
     async fn insert_refresh_token(&mut self, t: &RefreshToken) -> StoreResult<()> {
-        self.insert(|c| &c.refresh_tokens, refresh_token_doc(t)).await
+        self.insert(|c| &c.refresh_tokens, to_doc(t)?).await
     }
 
     async fn mark_refresh_token_used(&mut self, id: &RefreshTokenId, now: Timestamp) -> StoreResult<bool> {
@@ -244,21 +237,12 @@ impl Tx for MongoTx {
     }
 
     async fn insert_product(&mut self, p: &Product) -> StoreResult<()> {
-        self.insert(|c| &c.products, product_doc(p)).await
+        self.insert(|c| &c.products, to_doc(p)?).await
     }
 
     async fn update_product(&mut self, p: &Product) -> StoreResult<bool> {
         self.take_turn(coll::PRODUCTS, p.id.as_str())?;
-        let set = doc! {
-            "platform_name": p.platform_name.as_str(),
-            "plan_name": p.plan_name.as_str(),
-            "description": p.description.as_str(),
-            "price_paise": p.price.paise(),
-            "duration_days": i64::from(p.duration_days),
-            "is_active": p.is_active,
-            "updated_at": dt(p.updated_at),
-        };
-        self.update_one(|c| &c.products, by_id(p.id.as_str()), doc! { "$set": set }).await
+        self.update_one(|c| &c.products, by_id(p.id.as_str()), set_doc(p, PRODUCT_UPDATES)?).await
     }
 
     async fn adjust_stock(
@@ -281,7 +265,7 @@ impl Tx for MongoTx {
     }
 
     async fn insert_credential(&mut self, cr: &CredentialRecord) -> StoreResult<()> {
-        self.insert(|c| &c.credentials, credential_doc(cr)).await
+        self.insert(|c| &c.credentials, to_doc(cr)?).await
     }
 
     async fn claim_credential(
@@ -304,7 +288,7 @@ impl Tx for MongoTx {
     }
 
     async fn insert_order(&mut self, o: &Order) -> StoreResult<()> {
-        self.insert(|c| &c.orders, order_doc(o)).await
+        self.insert(|c| &c.orders, to_doc(o)?).await
     }
 
     async fn mark_order_refunded(
@@ -327,7 +311,7 @@ impl Tx for MongoTx {
     }
 
     async fn insert_subscription(&mut self, s: &Subscription) -> StoreResult<()> {
-        self.insert(|c| &c.subscriptions, subscription_doc(s)).await
+        self.insert(|c| &c.subscriptions, to_doc(s)?).await
     }
 
     async fn update_subscription(
@@ -337,11 +321,11 @@ impl Tx for MongoTx {
     ) -> StoreResult<bool> {
         self.take_turn(coll::SUBSCRIPTIONS, s.id.as_str())?;
         let filter = doc! { (f::ID): s.id.as_str(), "status": expected.as_str() };
-        self.update_one(|c| &c.subscriptions, filter, doc! { "$set": subscription_mutable(s) }).await
+        self.update_one(|c| &c.subscriptions, filter, set_doc(s, SUBSCRIPTION_UPDATES)?).await
     }
 
     async fn insert_topup(&mut self, t: &TopUp) -> StoreResult<()> {
-        self.insert(|c| &c.topups, topup_doc(t)).await
+        self.insert(|c| &c.topups, to_doc(t)?).await
     }
 
     async fn mark_topup_paid(&mut self, id: &TopUpId, payment_id: &str, now: Timestamp) -> StoreResult<bool> {
@@ -369,11 +353,11 @@ impl Tx for MongoTx {
     }
 
     async fn insert_notification(&mut self, n: &Notification) -> StoreResult<()> {
-        self.insert(|c| &c.notifications, notification_doc(n)).await
+        self.insert(|c| &c.notifications, to_doc(n)?).await
     }
 
     async fn insert_broadcast(&mut self, b: &Broadcast) -> StoreResult<()> {
-        self.insert(|c| &c.broadcasts, broadcast_doc(b)).await
+        self.insert(|c| &c.broadcasts, to_doc(b)?).await
     }
 
     async fn mark_notification_read(
@@ -458,7 +442,7 @@ impl Tx for MongoTx {
     }
 
     async fn insert_outbox(&mut self, i: &OutboxItem) -> StoreResult<()> {
-        self.insert(|c| &c.outbox, outbox_doc(i)).await
+        self.insert(|c| &c.outbox, to_doc(i)?).await
     }
 
     async fn claim_outbox(
@@ -528,7 +512,7 @@ impl Tx for MongoTx {
     }
 
     async fn insert_audit(&mut self, a: &AuditEntry) -> StoreResult<()> {
-        let d = audit_doc(a)?;
+        let d = to_doc(a)?;
         self.insert(|c| &c.audit, d).await
     }
 

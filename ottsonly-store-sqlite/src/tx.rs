@@ -2,17 +2,24 @@
 //! WHERE <guard>`), so the check and the change cannot be separated by another writer.
 
 use crate::read::{Query, bind_recipient, fetch_all, fetch_opt, visible_broadcasts};
-use crate::row::ms;
+use crate::row::{insert_sql, ms, update_sql, upsert_sql};
 use crate::{SqliteTx, map_err};
 use async_trait::async_trait;
 use ottsonly_core::ids::*;
 use ottsonly_core::model::*;
+use ottsonly_core::record::{PRODUCT_UPDATES, SUBSCRIPTION_UPDATES, USER_UPDATES};
 use ottsonly_core::{Money, PhoneNumber, StoreError, StoreResult, Tx};
+use sqlx::{QueryBuilder, Sqlite};
 
 impl SqliteTx {
     /// Runs a statement and returns how many rows it changed.
     async fn exec(&mut self, q: Query<'_>) -> StoreResult<u64> {
         Ok(q.execute(&mut *self.tx).await.map_err(map_err)?.rows_affected())
+    }
+
+    /// Runs an [`insert_sql`] / [`upsert_sql`] statement.
+    async fn insert(&mut self, mut qb: QueryBuilder<Sqlite>) -> StoreResult<()> {
+        self.exec(qb.build()).await.map(drop)
     }
 
     /// Runs a statement expected to change at most one row; true if it did.
@@ -61,36 +68,11 @@ fn opt_ms(t: Option<Timestamp>) -> Option<i64> {
 #[async_trait]
 impl Tx for SqliteTx {
     async fn insert_user(&mut self, u: &User) -> StoreResult<()> {
-        let q = sqlx::query(
-            "INSERT INTO users (id, phone, name, email, role, is_blocked, token_version, \
-             wallet_balance_paise, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(u.id.as_str())
-        .bind(u.phone.as_str())
-        .bind(u.name.as_deref())
-        .bind(u.email.as_deref())
-        .bind(u.role.as_str())
-        .bind(u.is_blocked)
-        .bind(u.token_version)
-        .bind(u.wallet_balance.paise())
-        .bind(ms(u.created_at))
-        .bind(ms(u.updated_at));
-        self.exec(q).await.map(drop)
+        self.insert(insert_sql("users", u)?).await
     }
 
     async fn update_user(&mut self, u: &User) -> StoreResult<bool> {
-        let q = sqlx::query(
-            "UPDATE users SET name = ?, email = ?, role = ?, is_blocked = ?, token_version = ?, updated_at = ? \
-             WHERE id = ?",
-        )
-        .bind(u.name.as_deref())
-        .bind(u.email.as_deref())
-        .bind(u.role.as_str())
-        .bind(u.is_blocked)
-        .bind(u.token_version)
-        .bind(ms(u.updated_at))
-        .bind(u.id.as_str());
-        self.exec_one(q).await
+        self.exec_one(update_sql("users", u, USER_UPDATES)?.build()).await
     }
 
     async fn credit_balance(
@@ -126,43 +108,11 @@ impl Tx for SqliteTx {
     }
 
     async fn insert_ledger_entry(&mut self, e: &LedgerEntry) -> StoreResult<()> {
-        let q = sqlx::query(
-            "INSERT INTO ledger (id, user_id, kind, amount_paise, balance_after_paise, reference_type, \
-             reference_id, description, actor_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(e.id.as_str())
-        .bind(e.user_id.as_str())
-        .bind(e.kind.as_str())
-        .bind(e.amount.paise())
-        .bind(e.balance_after.paise())
-        .bind(e.reference_type.as_str())
-        .bind(e.reference_id.as_str())
-        .bind(e.description.as_str())
-        .bind(e.actor_id.as_ref().map(UserId::as_str))
-        .bind(ms(e.created_at));
-        self.exec(q).await.map(drop)
+        self.insert(insert_sql("ledger", e)?).await
     }
 
     async fn put_otp(&mut self, o: &OtpRecord) -> StoreResult<()> {
-        let q = sqlx::query(
-            "INSERT INTO otps (phone, code_mac, created_at, expires_at, attempts, consumed_at, last_sent_at, \
-             window_start, sends_in_window, guesses_in_window) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (phone) DO UPDATE SET code_mac = excluded.code_mac, created_at = excluded.created_at, \
-             expires_at = excluded.expires_at, attempts = excluded.attempts, consumed_at = excluded.consumed_at, \
-             last_sent_at = excluded.last_sent_at, window_start = excluded.window_start, \
-             sends_in_window = excluded.sends_in_window, guesses_in_window = excluded.guesses_in_window",
-        )
-        .bind(o.phone.as_str())
-        .bind(o.code_mac.as_str())
-        .bind(ms(o.created_at))
-        .bind(ms(o.expires_at))
-        .bind(i64::from(o.attempts))
-        .bind(opt_ms(o.consumed_at))
-        .bind(ms(o.last_sent_at))
-        .bind(ms(o.window_start))
-        .bind(i64::from(o.sends_in_window))
-        .bind(i64::from(o.guesses_in_window));
-        self.exec(q).await.map(drop)
+        self.insert(upsert_sql("otps", o)?).await
     }
 
     async fn record_otp_attempt(
@@ -197,20 +147,7 @@ impl Tx for SqliteTx {
     }
 
     async fn insert_refresh_token(&mut self, t: &RefreshToken) -> StoreResult<()> {
-        let q = sqlx::query(
-            "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, token_version, created_at, \
-             expires_at, used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(t.id.as_str())
-        .bind(t.user_id.as_str())
-        .bind(t.family_id.as_str())
-        .bind(t.token_hash.as_str())
-        .bind(t.token_version)
-        .bind(ms(t.created_at))
-        .bind(ms(t.expires_at))
-        .bind(opt_ms(t.used_at))
-        .bind(opt_ms(t.revoked_at));
-        self.exec(q).await.map(drop)
+        self.insert(insert_sql("refresh_tokens", t)?).await
     }
 
     async fn mark_refresh_token_used(&mut self, id: &RefreshTokenId, now: Timestamp) -> StoreResult<bool> {
@@ -240,37 +177,11 @@ impl Tx for SqliteTx {
     }
 
     async fn insert_product(&mut self, p: &Product) -> StoreResult<()> {
-        let q = sqlx::query(
-            "INSERT INTO products (id, platform_name, plan_name, description, price_paise, duration_days, \
-             stock, is_active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(p.id.as_str())
-        .bind(p.platform_name.as_str())
-        .bind(p.plan_name.as_str())
-        .bind(p.description.as_str())
-        .bind(p.price.paise())
-        .bind(i64::from(p.duration_days))
-        .bind(p.stock)
-        .bind(p.is_active)
-        .bind(ms(p.created_at))
-        .bind(ms(p.updated_at));
-        self.exec(q).await.map(drop)
+        self.insert(insert_sql("products", p)?).await
     }
 
     async fn update_product(&mut self, p: &Product) -> StoreResult<bool> {
-        let q = sqlx::query(
-            "UPDATE products SET platform_name = ?, plan_name = ?, description = ?, price_paise = ?, \
-             duration_days = ?, is_active = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(p.platform_name.as_str())
-        .bind(p.plan_name.as_str())
-        .bind(p.description.as_str())
-        .bind(p.price.paise())
-        .bind(i64::from(p.duration_days))
-        .bind(p.is_active)
-        .bind(ms(p.updated_at))
-        .bind(p.id.as_str());
-        self.exec_one(q).await
+        self.exec_one(update_sql("products", p, PRODUCT_UPDATES)?.build()).await
     }
 
     async fn adjust_stock(
@@ -292,18 +203,7 @@ impl Tx for SqliteTx {
     }
 
     async fn insert_credential(&mut self, cr: &CredentialRecord) -> StoreResult<()> {
-        let q = sqlx::query(
-            "INSERT INTO credentials (id, product_id, sealed, status, subscription_id, created_at, assigned_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(cr.id.as_str())
-        .bind(cr.product_id.as_ref().map(ProductId::as_str))
-        .bind(cr.sealed.as_slice())
-        .bind(cr.status.as_str())
-        .bind(cr.subscription_id.as_ref().map(SubscriptionId::as_str))
-        .bind(ms(cr.created_at))
-        .bind(opt_ms(cr.assigned_at));
-        self.exec(q).await.map(drop)
+        self.insert(insert_sql("credentials", cr)?).await
     }
 
     async fn claim_credential(
@@ -324,25 +224,7 @@ impl Tx for SqliteTx {
     }
 
     async fn insert_order(&mut self, o: &Order) -> StoreResult<()> {
-        let q = sqlx::query(
-            "INSERT INTO orders (id, user_id, product_id, product_name, amount_paise, status, idempotency_key, \
-             created_at, paid_at, refunded_at, refund_reason, refunded_by, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(o.id.as_str())
-        .bind(o.user_id.as_str())
-        .bind(o.product_id.as_str())
-        .bind(o.product_name.as_str())
-        .bind(o.amount.paise())
-        .bind(o.status.as_str())
-        .bind(o.idempotency_key.as_deref())
-        .bind(ms(o.created_at))
-        .bind(ms(o.paid_at))
-        .bind(opt_ms(o.refunded_at))
-        .bind(o.refund_reason.as_deref())
-        .bind(o.refunded_by.as_ref().map(UserId::as_str))
-        .bind(ms(o.updated_at));
-        self.exec(q).await.map(drop)
+        self.insert(insert_sql("orders", o)?).await
     }
 
     async fn mark_order_refunded(
@@ -364,26 +246,7 @@ impl Tx for SqliteTx {
     }
 
     async fn insert_subscription(&mut self, s: &Subscription) -> StoreResult<()> {
-        let q = sqlx::query(
-            "INSERT INTO subscriptions (id, user_id, product_id, order_id, platform_name, plan_name, \
-             duration_days, status, start_at, end_at, credential_id, reminded_at, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(s.id.as_str())
-        .bind(s.user_id.as_str())
-        .bind(s.product_id.as_str())
-        .bind(s.order_id.as_str())
-        .bind(s.platform_name.as_str())
-        .bind(s.plan_name.as_str())
-        .bind(i64::from(s.duration_days))
-        .bind(s.status.as_str())
-        .bind(opt_ms(s.start_at))
-        .bind(opt_ms(s.end_at))
-        .bind(s.credential_id.as_ref().map(CredentialId::as_str))
-        .bind(opt_ms(s.reminded_at))
-        .bind(ms(s.created_at))
-        .bind(ms(s.updated_at));
-        self.exec(q).await.map(drop)
+        self.insert(insert_sql("subscriptions", s)?).await
     }
 
     async fn update_subscription(
@@ -391,37 +254,13 @@ impl Tx for SqliteTx {
         s: &Subscription,
         expected: SubscriptionStatus,
     ) -> StoreResult<bool> {
-        let q = sqlx::query(
-            "UPDATE subscriptions SET status = ?, start_at = ?, end_at = ?, credential_id = ?, \
-             reminded_at = ?, updated_at = ? WHERE id = ? AND status = ?",
-        )
-        .bind(s.status.as_str())
-        .bind(opt_ms(s.start_at))
-        .bind(opt_ms(s.end_at))
-        .bind(s.credential_id.as_ref().map(CredentialId::as_str))
-        .bind(opt_ms(s.reminded_at))
-        .bind(ms(s.updated_at))
-        .bind(s.id.as_str())
-        .bind(expected.as_str());
-        self.exec_one(q).await
+        let mut q = update_sql("subscriptions", s, SUBSCRIPTION_UPDATES)?;
+        q.push(" AND status = ").push_bind(expected.as_str());
+        self.exec_one(q.build()).await
     }
 
     async fn insert_topup(&mut self, t: &TopUp) -> StoreResult<()> {
-        let q = sqlx::query(
-            "INSERT INTO topups (id, user_id, amount_paise, currency, gateway_order_id, gateway_payment_id, \
-             status, created_at, updated_at, paid_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(t.id.as_str())
-        .bind(t.user_id.as_str())
-        .bind(t.amount.paise())
-        .bind(t.currency.as_str())
-        .bind(t.gateway_order_id.as_str())
-        .bind(t.gateway_payment_id.as_deref())
-        .bind(t.status.as_str())
-        .bind(ms(t.created_at))
-        .bind(ms(t.updated_at))
-        .bind(opt_ms(t.paid_at));
-        self.exec(q).await.map(drop)
+        self.insert(insert_sql("topups", t)?).await
     }
 
     async fn mark_topup_paid(&mut self, id: &TopUpId, payment_id: &str, now: Timestamp) -> StoreResult<bool> {
@@ -451,31 +290,11 @@ impl Tx for SqliteTx {
     }
 
     async fn insert_notification(&mut self, n: &Notification) -> StoreResult<()> {
-        let q = sqlx::query(
-            "INSERT INTO notifications (id, user_id, kind, title, message, is_read, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(n.id.as_str())
-        .bind(n.user_id.as_str())
-        .bind(n.kind.as_str())
-        .bind(n.title.as_str())
-        .bind(n.message.as_str())
-        .bind(n.is_read)
-        .bind(ms(n.created_at));
-        self.exec(q).await.map(drop)
+        self.insert(insert_sql("notifications", n)?).await
     }
 
     async fn insert_broadcast(&mut self, b: &Broadcast) -> StoreResult<()> {
-        let q = sqlx::query(
-            "INSERT INTO broadcasts (id, audience, title, message, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(b.id.as_str())
-        .bind(b.audience.as_str())
-        .bind(b.title.as_str())
-        .bind(b.message.as_str())
-        .bind(b.created_by.as_str())
-        .bind(ms(b.created_at));
-        self.exec(q).await.map(drop)
+        self.insert(insert_sql("broadcasts", b)?).await
     }
 
     async fn mark_notification_read(
@@ -542,21 +361,7 @@ impl Tx for SqliteTx {
     }
 
     async fn insert_outbox(&mut self, i: &OutboxItem) -> StoreResult<()> {
-        let q = sqlx::query(
-            "INSERT INTO outbox (id, payload, status, attempts, created_at, due_at, lease_owner, lease_until, \
-             last_error, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(i.id.as_str())
-        .bind(i.payload.as_str())
-        .bind(i.status.as_str())
-        .bind(i64::from(i.attempts))
-        .bind(ms(i.created_at))
-        .bind(ms(i.due_at))
-        .bind(i.lease_owner.as_deref())
-        .bind(opt_ms(i.lease_until))
-        .bind(i.last_error.as_deref())
-        .bind(opt_ms(i.delivered_at));
-        self.exec(q).await.map(drop)
+        self.insert(insert_sql("outbox", i)?).await
     }
 
     async fn claim_outbox(
@@ -619,19 +424,7 @@ impl Tx for SqliteTx {
     }
 
     async fn insert_audit(&mut self, a: &AuditEntry) -> StoreResult<()> {
-        let details = serde_json::to_string(&a.details).map_err(StoreError::backend)?;
-        let q = sqlx::query(
-            "INSERT INTO audit_log (id, actor_id, action, target_type, target_id, details, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(a.id.as_str())
-        .bind(a.actor_id.as_str())
-        .bind(a.action.as_str())
-        .bind(a.target_type.as_str())
-        .bind(a.target_id.as_str())
-        .bind(details)
-        .bind(ms(a.created_at));
-        self.exec(q).await.map(drop)
+        self.insert(insert_sql("audit_log", a)?).await
     }
 
     async fn put_setting_if_absent(&mut self, key: &str, value: &str) -> StoreResult<String> {

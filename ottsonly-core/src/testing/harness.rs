@@ -139,7 +139,7 @@ impl Harness {
     pub async fn user_with_role(&self, phone: &str, role: Role) -> Actor {
         let system = Actor::system(self.app.now());
         let u = self.app.users().set_role_by_phone(&system, phone, role).await.expect("set role");
-        Actor { user_id: u.id, role: u.role, joined_at: u.created_at }
+        Actor::of(&u)
     }
 
     pub async fn admin(&self) -> Actor {

@@ -3,8 +3,10 @@
 //! Not a stable API.
 
 pub mod conformance;
+pub mod fixtures;
 pub mod gateway;
 pub mod harness;
+pub mod records;
 pub mod scenarios;
 
 use crate::ids::UserId;

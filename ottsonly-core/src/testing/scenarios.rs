@@ -348,6 +348,44 @@ pub async fn staff_user_search(ts: TestStore) {
 
 // ---------------------------------------------------------------- catalog
 
+pub async fn product_list_cache_follows_writes(ts: TestStore) {
+    let h = Harness::new(ts);
+    let admin = h.admin().await;
+    let user = h.user_with_role("+919876543210", Role::User).await;
+    let first = PageRequest::first(20);
+    let stock_in_list = |page: &Page<Product>, id: &crate::ids::ProductId| {
+        page.items.iter().find(|p| &p.id == id).map(|p| (p.stock, p.price.paise()))
+    };
+    let p = h.product(&admin, 10_000, 0, 3).await;
+    let list = h.app.catalog().list(None, false, &first).await.unwrap();
+    assert_eq!(stock_in_list(&list, &p.id), Some((3, 10_000)));
+    // This process's own writes show at once: a purchase, a price change, a deactivation.
+    h.fund(&admin, &user.user_id, 10_000).await;
+    h.app.orders().purchase(&user, &p.id, None).await.unwrap();
+    let list = h.app.catalog().list(None, false, &first).await.unwrap();
+    assert_eq!(stock_in_list(&list, &p.id), Some((2, 10_000)));
+    let patch = ProductPatch { price: Some(money(12_000)), ..Default::default() };
+    h.app.catalog().update(&admin, &p.id, patch).await.unwrap();
+    assert_eq!(
+        stock_in_list(&h.app.catalog().list(None, false, &first).await.unwrap(), &p.id),
+        Some((2, 12_000))
+    );
+    // Another instance's write (straight through the store) shows once the short TTL has passed.
+    let mut tx = h.ts.store.begin().await.unwrap();
+    tx.adjust_stock(&p.id, 5, false, h.app.now()).await.unwrap().unwrap();
+    tx.commit().await.unwrap();
+    let cached = h.app.catalog().list(None, false, &first).await.unwrap();
+    assert_eq!(stock_in_list(&cached, &p.id), Some((2, 12_000)), "served from the cache within the TTL");
+    h.clock.advance(TimeDelta::from_std(h.app.config().catalog.list_cache_ttl).unwrap());
+    let fresh = h.app.catalog().list(None, false, &first).await.unwrap();
+    assert_eq!(stock_in_list(&fresh, &p.id), Some((7, 12_000)));
+    // The admin's list with inactive products is never cached.
+    h.app.catalog().deactivate(&admin, &p.id).await.unwrap();
+    assert_eq!(stock_in_list(&h.app.catalog().list(None, false, &first).await.unwrap(), &p.id), None);
+    let all = h.app.catalog().list(Some(&admin), true, &first).await.unwrap();
+    assert!(stock_in_list(&all, &p.id).is_some());
+}
+
 pub async fn product_admin_and_visibility(ts: TestStore) {
     let h = Harness::new(ts);
     let admin = h.admin().await;
@@ -1778,7 +1816,7 @@ pub async fn payments_not_configured(ts: TestStore) {
         .unwrap();
     let system = Actor::system(app.now());
     let u = app.users().set_role_by_phone(&system, "+919876543210", Role::User).await.unwrap();
-    let actor = Actor { user_id: u.id, role: u.role, joined_at: u.created_at };
+    let actor = Actor::of(&u);
     assert!(matches!(
         app.wallet().create_topup(&actor, money(1000)).await,
         Err(Error::PaymentsNotConfigured)
@@ -2078,6 +2116,7 @@ macro_rules! service_scenario_tests {
             profile_update_validates,
             staff_user_search,
             product_admin_and_visibility,
+            product_list_cache_follows_writes,
             stock_never_negative_and_credentials_sealed,
             stock_and_price_are_bounded,
             malformed_cursors_are_refused,

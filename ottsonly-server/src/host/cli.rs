@@ -154,7 +154,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(&Sources::from_process(cli.config.clone()))?;
     let command = cli.command.unwrap_or(Command::Serve);
     let target = if matches!(command, Command::Serve) { LogTarget::Stdout } else { LogTarget::Stderr };
-    telemetry::init(&settings.log, settings.log_format, target)?;
+    // Held to the end of `run`: dropping it flushes the queued log lines.
+    let _log_guard = telemetry::init(&settings.log, settings.log_format, target)?;
     match command {
         Command::Serve => super::serve::serve(settings).await,
         Command::Migrate => {

@@ -1,6 +1,12 @@
 //! Logging: `tracing` with an `EnvFilter` from `OTTSONLY_LOG`, as text or JSON lines.
+//!
+//! The server's lines are written by a background thread (`tracing-appender`), so a request
+//! only formats its access line and hands it over; a slow stdout (a pipe to a log shipper)
+//! does not stall requests. Nothing is dropped: when the thread falls 128k lines behind,
+//! writers wait, as they did before.
 
 use super::settings::LogFormat;
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
@@ -12,12 +18,18 @@ pub enum LogTarget {
     Stderr,
 }
 
-pub fn init(filter: &str, format: LogFormat, target: LogTarget) -> anyhow::Result<()> {
+/// Installs the logger. Keep the returned guard until the process ends: dropping it flushes the
+/// lines still queued for the background writer.
+pub fn init(filter: &str, format: LogFormat, target: LogTarget) -> anyhow::Result<Option<WorkerGuard>> {
     let filter = EnvFilter::try_new(filter)
         .map_err(|e| anyhow::anyhow!("OTTSONLY_LOG `{filter}` is not a valid filter: {e}"))?;
-    let writer = match target {
-        LogTarget::Stdout => BoxMakeWriter::new(std::io::stdout),
-        LogTarget::Stderr => BoxMakeWriter::new(std::io::stderr),
+    let (writer, guard) = match target {
+        LogTarget::Stdout => {
+            let (w, guard) = NonBlockingBuilder::default().lossy(false).finish(std::io::stdout());
+            (BoxMakeWriter::new(w), Some(guard))
+        }
+        // Commands are short and print their results to stdout: log lines stay in order with them.
+        LogTarget::Stderr => (BoxMakeWriter::new(std::io::stderr), None),
     };
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
     let result = match format {
@@ -25,5 +37,6 @@ pub fn init(filter: &str, format: LogFormat, target: LogTarget) -> anyhow::Resul
         LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).try_init(),
         LogFormat::Text => builder.try_init(),
     };
-    result.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))
+    result.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))?;
+    Ok(guard)
 }

@@ -70,8 +70,12 @@ async fn metrics_count_requests_by_route_template() {
 async fn request_ids_are_returned_and_reused() {
     let t = TestApp::new().await;
     let r = t.get("/health", None).await;
-    let generated = r.header("x-request-id").expect("generated id");
-    assert_eq!(generated.len(), 36);
+    let generated = r.header("x-request-id").expect("generated id").to_string();
+    let (prefix, n) = generated.split_once('-').expect("prefix-counter");
+    assert!(prefix.len() == 16 && n.len() >= 8, "{generated}");
+    let next = t.get("/health", None).await;
+    let next = next.header("x-request-id").expect("generated id");
+    assert!(next != generated && next.starts_with(prefix), "{generated} then {next}");
     let r = into_resp(t.cli.get("/health").header("x-request-id", "abc-123").send().await).await;
     assert_eq!(r.header("x-request-id"), Some("abc-123"));
     let long = "x".repeat(200);

@@ -1,32 +1,22 @@
 //! Behaviour that is specific to MongoDB: connecting, error mapping, transactions.
 
 use super::{DropDatabase, connect_fresh, server_uri};
-use chrono::{DateTime, Utc};
 use mongodb::bson::doc;
 use ottsonly_core::error::constraint;
 use ottsonly_core::testing::StoreTestingExt as _;
+use ottsonly_core::testing::records::{self, at as t, user};
 use ottsonly_core::*;
 use ottsonly_store_mongo::uri_with_database as with_database;
 use ottsonly_store_mongo::{MongoStore, SetupError};
 use std::time::{Duration, Instant};
 
-fn t(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(1_900_000_000_000 + ms).expect("valid time")
-}
-
-fn user(id: &str, phone: &str) -> User {
-    User {
-        id: UserId::from_string(id),
-        phone: PhoneNumber::from_e164(phone).expect("valid phone"),
-        name: None,
-        email: None,
-        role: Role::User,
-        is_blocked: false,
-        token_version: 0,
-        wallet_balance: Money::ZERO,
-        created_at: t(0),
-        updated_at: t(0),
-    }
+/// Commits user `u1` in a unit of its own; returns its id.
+async fn seed_u1(store: &MongoStore) -> UserId {
+    let u = user("u1", "+919876543210");
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_user(&u).await.unwrap();
+    tx.commit().await.unwrap();
+    u.id
 }
 
 /// The setup error behind a failed `connect`.
@@ -70,9 +60,7 @@ async fn connect_reports_a_wrong_replica_set_name() {
 async fn connect_is_idempotent_and_keeps_data() {
     let Some(store) = connect_fresh().await else { return };
     let _drop = DropDatabase(store.database().clone());
-    let mut tx = store.begin().await.unwrap();
-    tx.insert_user(&user("u1", "+919876543210")).await.unwrap();
-    tx.commit().await.unwrap();
+    seed_u1(&store).await;
 
     // Without the replicaSet option the driver discovers the replica set by itself.
     let uri = server_uri().expect("server");
@@ -103,84 +91,8 @@ fn conflict<T: std::fmt::Debug>(r: StoreResult<T>) -> &'static str {
 async fn every_unique_rule_maps_to_its_constraint_name() {
     let Some(store) = connect_fresh().await else { return };
     let _drop = DropDatabase(store.database().clone());
-    let u1 = user("u1", "+919876543210");
-    let order = Order {
-        id: OrderId::from_string("o1"),
-        user_id: u1.id.clone(),
-        product_id: ProductId::from_string("p1"),
-        product_name: "Netflix Premium".into(),
-        amount: Money::from_paise(19900).unwrap(),
-        status: OrderStatus::Completed,
-        idempotency_key: Some("k1".into()),
-        created_at: t(0),
-        paid_at: t(0),
-        refunded_at: None,
-        refund_reason: None,
-        refunded_by: None,
-        updated_at: t(0),
-    };
-    let entry = LedgerEntry {
-        id: LedgerEntryId::from_string("l1"),
-        user_id: u1.id.clone(),
-        kind: EntryKind::Debit,
-        amount: Money::from_paise(19900).unwrap(),
-        balance_after: Money::ZERO,
-        reference_type: ReferenceType::Order,
-        reference_id: "o1".into(),
-        description: "purchase".into(),
-        actor_id: None,
-        created_at: t(0),
-    };
-    let sub = Subscription {
-        id: SubscriptionId::from_string("s1"),
-        user_id: u1.id.clone(),
-        product_id: ProductId::from_string("p1"),
-        order_id: OrderId::from_string("o1"),
-        platform_name: "Netflix".into(),
-        plan_name: "Premium".into(),
-        duration_days: 30,
-        status: SubscriptionStatus::PendingCredentials,
-        start_at: None,
-        end_at: None,
-        credential_id: None,
-        reminded_at: None,
-        created_at: t(0),
-        updated_at: t(0),
-    };
-    let topup = TopUp {
-        id: TopUpId::from_string("t1"),
-        user_id: u1.id.clone(),
-        amount: Money::from_paise(50000).unwrap(),
-        currency: "INR".into(),
-        gateway_order_id: "order_1".into(),
-        gateway_payment_id: None,
-        status: TopUpStatus::Created,
-        created_at: t(0),
-        updated_at: t(0),
-        paid_at: None,
-    };
-    let second =
-        TopUp { id: TopUpId::from_string("t2"), gateway_order_id: "order_2".into(), ..topup.clone() };
-    let token = RefreshToken {
-        id: RefreshTokenId::from_string("r1"),
-        user_id: u1.id.clone(),
-        family_id: "f1".into(),
-        token_hash: "h1".into(),
-        token_version: 0,
-        created_at: t(0),
-        expires_at: t(1000),
-        used_at: None,
-        revoked_at: None,
-    };
-    let cred = CredentialRecord {
-        id: CredentialId::from_string("c1"),
-        product_id: None,
-        sealed: vec![1, 2, 3],
-        status: CredentialStatus::Assigned,
-        subscription_id: Some(SubscriptionId::from_string("s1")),
-        created_at: t(0),
-        assigned_at: Some(t(0)),
-    };
+    let records::Linked { user: u1, order, entry, sub, topups: [topup, second], token, cred } =
+        records::linked();
 
     let mut tx = store.begin().await.unwrap();
     tx.insert_user(&u1).await.unwrap();
@@ -234,9 +146,7 @@ async fn every_unique_rule_maps_to_its_constraint_name() {
 async fn a_failed_statement_aborts_the_unit() {
     let Some(store) = connect_fresh().await else { return };
     let _drop = DropDatabase(store.database().clone());
-    let mut tx = store.begin().await.unwrap();
-    tx.insert_user(&user("u1", "+919876543210")).await.unwrap();
-    tx.commit().await.unwrap();
+    seed_u1(&store).await;
 
     let mut tx = store.begin().await.unwrap();
     tx.insert_user(&user("u2", "+919876543211")).await.unwrap();
@@ -256,10 +166,7 @@ async fn a_write_conflict_between_processes_is_transient() {
     // A second store on the same database stands for another process.
     let uri = with_database(&server_uri().expect("server"), store.database_name());
     let other = MongoStore::connect(&uri).await.expect("second store");
-    let id = UserId::from_string("u1");
-    let mut tx = store.begin().await.unwrap();
-    tx.insert_user(&user("u1", "+919876543210")).await.unwrap();
-    tx.commit().await.unwrap();
+    let id = seed_u1(&store).await;
 
     let amount = Money::from_paise(100).unwrap();
     let mut first = store.begin().await.unwrap();
@@ -280,10 +187,7 @@ async fn a_write_conflict_between_processes_is_transient() {
 async fn units_of_one_process_take_turns_on_a_document() {
     let Some(store) = connect_fresh().await else { return };
     let _drop = DropDatabase(store.database().clone());
-    let id = UserId::from_string("u1");
-    let mut tx = store.begin().await.unwrap();
-    tx.insert_user(&user("u1", "+919876543210")).await.unwrap();
-    tx.commit().await.unwrap();
+    let id = seed_u1(&store).await;
 
     let amount = Money::from_paise(100).unwrap();
     let mut first = store.begin().await.unwrap();
@@ -314,9 +218,7 @@ async fn units_of_one_process_take_turns_on_a_document() {
 async fn undecodable_documents_are_corrupt() {
     let Some(store) = connect_fresh().await else { return };
     let _drop = DropDatabase(store.database().clone());
-    let mut tx = store.begin().await.unwrap();
-    tx.insert_user(&user("u1", "+919876543210")).await.unwrap();
-    tx.commit().await.unwrap();
+    seed_u1(&store).await;
 
     let users = store.database().collection::<mongodb::bson::Document>("users");
     users.update_one(doc! { "_id": "u1" }, doc! { "$set": { "role": "superuser" } }).await.unwrap();

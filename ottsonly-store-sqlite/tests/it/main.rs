@@ -3,9 +3,9 @@
 
 mod smoke;
 
-use chrono::{DateTime, Utc};
 use ottsonly_core::error::constraint;
 use ottsonly_core::testing::TestStore;
+use ottsonly_core::testing::records::{self, at as t, user};
 use ottsonly_core::*;
 use ottsonly_store_sqlite::SqliteStore;
 use sqlx::{Connection as _, SqliteConnection};
@@ -28,25 +28,6 @@ mod conformance {
 
 // Core's whole-domain scenarios over this backend (`service_scenarios::<case>`).
 ottsonly_core::service_scenario_tests!(new_store);
-
-fn t(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(1_900_000_000_000 + ms).expect("valid time")
-}
-
-fn user(id: &str, phone: &str) -> User {
-    User {
-        id: UserId::from_string(id),
-        phone: PhoneNumber::from_e164(phone).expect("valid phone"),
-        name: None,
-        email: None,
-        role: Role::User,
-        is_blocked: false,
-        token_version: 0,
-        wallet_balance: Money::ZERO,
-        created_at: t(0),
-        updated_at: t(0),
-    }
-}
 
 async fn raw(path: &Path) -> SqliteConnection {
     SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.expect("raw connection")
@@ -137,21 +118,7 @@ async fn every_unique_rule_maps_to_its_constraint_name() {
     assert_eq!(conflict(tx.insert_user(&user("u2", "+919876543210")).await), constraint::USER_PHONE);
     assert_eq!(conflict(tx.insert_user(&user("u1", "+919876543211")).await), constraint::PRIMARY_KEY);
 
-    let order = Order {
-        id: OrderId::from_string("o1"),
-        user_id: UserId::from_string("u1"),
-        product_id: ProductId::from_string("p1"),
-        product_name: "Netflix Premium".into(),
-        amount: Money::from_paise(19900).unwrap(),
-        status: OrderStatus::Completed,
-        idempotency_key: Some("k1".into()),
-        created_at: t(0),
-        paid_at: t(0),
-        refunded_at: None,
-        refund_reason: None,
-        refunded_by: None,
-        updated_at: t(0),
-    };
+    let records::Linked { order, entry, sub, topups: [topup, second], token, cred, .. } = records::linked();
     tx.insert_order(&order).await.unwrap();
     let again = Order { id: OrderId::from_string("o2"), ..order.clone() };
     assert_eq!(conflict(tx.insert_order(&again).await), constraint::ORDER_IDEMPOTENCY_KEY);
@@ -162,59 +129,17 @@ async fn every_unique_rule_maps_to_its_constraint_name() {
             .unwrap();
     }
 
-    let entry = LedgerEntry {
-        id: LedgerEntryId::from_string("l1"),
-        user_id: UserId::from_string("u1"),
-        kind: EntryKind::Debit,
-        amount: Money::from_paise(19900).unwrap(),
-        balance_after: Money::ZERO,
-        reference_type: ReferenceType::Order,
-        reference_id: "o1".into(),
-        description: "purchase".into(),
-        actor_id: None,
-        created_at: t(0),
-    };
     tx.insert_ledger_entry(&entry).await.unwrap();
     let dup = LedgerEntry { id: LedgerEntryId::from_string("l2"), ..entry.clone() };
     assert_eq!(conflict(tx.insert_ledger_entry(&dup).await), constraint::LEDGER_REFERENCE);
 
-    let sub = Subscription {
-        id: SubscriptionId::from_string("s1"),
-        user_id: UserId::from_string("u1"),
-        product_id: ProductId::from_string("p1"),
-        order_id: OrderId::from_string("o1"),
-        platform_name: "Netflix".into(),
-        plan_name: "Premium".into(),
-        duration_days: 30,
-        status: SubscriptionStatus::PendingCredentials,
-        start_at: None,
-        end_at: None,
-        credential_id: None,
-        reminded_at: None,
-        created_at: t(0),
-        updated_at: t(0),
-    };
     tx.insert_subscription(&sub).await.unwrap();
     let dup = Subscription { id: SubscriptionId::from_string("s2"), ..sub.clone() };
     assert_eq!(conflict(tx.insert_subscription(&dup).await), constraint::SUBSCRIPTION_ORDER);
 
-    let topup = TopUp {
-        id: TopUpId::from_string("t1"),
-        user_id: UserId::from_string("u1"),
-        amount: Money::from_paise(50000).unwrap(),
-        currency: "INR".into(),
-        gateway_order_id: "order_1".into(),
-        gateway_payment_id: None,
-        status: TopUpStatus::Created,
-        created_at: t(0),
-        updated_at: t(0),
-        paid_at: None,
-    };
     tx.insert_topup(&topup).await.unwrap();
-    let dup = TopUp { id: TopUpId::from_string("t2"), ..topup.clone() };
+    let dup = TopUp { id: TopUpId::from_string("t3"), ..topup.clone() };
     assert_eq!(conflict(tx.insert_topup(&dup).await), constraint::TOPUP_GATEWAY_ORDER);
-    let second =
-        TopUp { id: TopUpId::from_string("t3"), gateway_order_id: "order_2".into(), ..topup.clone() };
     tx.insert_topup(&second).await.unwrap();
     assert!(tx.mark_topup_paid(&topup.id, "pay_1", t(1)).await.unwrap());
     assert_eq!(
@@ -222,30 +147,10 @@ async fn every_unique_rule_maps_to_its_constraint_name() {
         constraint::TOPUP_GATEWAY_PAYMENT
     );
 
-    let token = RefreshToken {
-        id: RefreshTokenId::from_string("r1"),
-        user_id: UserId::from_string("u1"),
-        family_id: "f1".into(),
-        token_hash: "h1".into(),
-        token_version: 0,
-        created_at: t(0),
-        expires_at: t(1000),
-        used_at: None,
-        revoked_at: None,
-    };
     tx.insert_refresh_token(&token).await.unwrap();
     let dup = RefreshToken { id: RefreshTokenId::from_string("r2"), ..token.clone() };
     assert_eq!(conflict(tx.insert_refresh_token(&dup).await), constraint::REFRESH_TOKEN_HASH);
 
-    let cred = CredentialRecord {
-        id: CredentialId::from_string("c1"),
-        product_id: None,
-        sealed: vec![1, 2, 3],
-        status: CredentialStatus::Assigned,
-        subscription_id: Some(SubscriptionId::from_string("s1")),
-        created_at: t(0),
-        assigned_at: Some(t(0)),
-    };
     tx.insert_credential(&cred).await.unwrap();
     let dup = CredentialRecord { id: CredentialId::from_string("c2"), ..cred.clone() };
     assert_eq!(conflict(tx.insert_credential(&dup).await), constraint::CREDENTIAL_SUBSCRIPTION);

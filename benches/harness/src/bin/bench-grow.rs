@@ -9,8 +9,8 @@
 use chrono::TimeDelta;
 use ottsonly_core::ids::IdGen;
 use ottsonly_core::{
-    Clock, EntryKind, LedgerEntry, Money, Order, OrderStatus, OsEntropy, PhoneNumber, ProductId,
-    ReferenceType, Store, Subscription, SubscriptionStatus, SystemClock,
+    Clock, EntryKind, LedgerEntry, LedgerEntryId, Money, Order, OrderId, OsEntropy, PhoneNumber, ProductId,
+    ReferenceType, Store, Subscription, SubscriptionId, SubscriptionStatus, SystemClock,
 };
 use ottsonly_store_sqlite::SqliteStore;
 use std::path::Path;
@@ -49,7 +49,7 @@ async fn main() -> Result<(), BoxError> {
         let paid = Money::from_paise(product.price.paise() * i64::try_from(batch)?)?;
         let mut balance = start.checked_add(paid).ok_or("balance overflow")?;
         tx.insert_ledger_entry(&LedgerEntry {
-            id: ottsonly_core::LedgerEntryId::from_string(id()),
+            id: LedgerEntryId::from_string(id()),
             user_id: user.id.clone(),
             kind: EntryKind::Credit,
             amount: paid,
@@ -62,52 +62,24 @@ async fn main() -> Result<(), BoxError> {
         })
         .await?;
         for _ in 0..batch {
-            let order_id = ottsonly_core::OrderId::from_string(id());
             balance = balance.checked_sub(product.price).ok_or("balance underflow")?;
-            tx.insert_order(&Order {
-                id: order_id.clone(),
-                user_id: user.id.clone(),
-                product_id: product.id.clone(),
-                product_name: product.display_name(),
-                amount: product.price,
-                status: OrderStatus::Completed,
-                idempotency_key: None,
-                created_at: now,
-                paid_at: now,
-                refunded_at: None,
-                refund_reason: None,
-                refunded_by: None,
-                updated_at: now,
-            })
+            let order = Order::purchase(OrderId::from_string(id()), &user.id, &product, None, now);
+            tx.insert_order(&order).await?;
+            tx.insert_ledger_entry(&LedgerEntry::purchase_debit(
+                LedgerEntryId::from_string(id()),
+                &order,
+                balance,
+            ))
             .await?;
-            tx.insert_ledger_entry(&LedgerEntry {
-                id: ottsonly_core::LedgerEntryId::from_string(id()),
-                user_id: user.id.clone(),
-                kind: EntryKind::Debit,
-                amount: product.price,
-                balance_after: balance,
-                reference_type: ReferenceType::Order,
-                reference_id: order_id.as_str().into(),
-                description: format!("Purchase of {}", product.display_name()),
-                actor_id: None,
-                created_at: now,
-            })
-            .await?;
+            // Active without a login: the bench needs the rows, not the pool.
+            let pending =
+                Subscription::for_order(SubscriptionId::from_string(id()), &order, &product, None, now);
+            let end_at = now + TimeDelta::days(i64::from(product.duration_days));
             tx.insert_subscription(&Subscription {
-                id: ottsonly_core::SubscriptionId::from_string(id()),
-                user_id: user.id.clone(),
-                product_id: product.id.clone(),
-                order_id,
-                platform_name: product.platform_name.clone(),
-                plan_name: product.plan_name.clone(),
-                duration_days: product.duration_days,
                 status: SubscriptionStatus::Active,
                 start_at: Some(now),
-                end_at: Some(now + TimeDelta::days(i64::from(product.duration_days))),
-                credential_id: None,
-                reminded_at: None,
-                created_at: now,
-                updated_at: now,
+                end_at: Some(end_at),
+                ..pending
             })
             .await?;
         }

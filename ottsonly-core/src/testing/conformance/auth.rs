@@ -22,13 +22,7 @@ pub async fn otp_put_get_replace(ts: TestStore) {
     c.advance(TimeDelta::seconds(61));
     let r3 = c.otp("+919811111111", "mac-3");
     let other = c.otp("+14155550100", "mac-x");
-    in_tx!(c, |tx| {
-        tx.put_otp(&r3).await.unwrap();
-        tx.put_otp(&other).await.unwrap();
-    });
-    let mut r = c.read().await;
-    assert_eq!(r.get_otp(&r3.phone).await.unwrap(), Some(r3.clone()));
-    assert_eq!(r.get_otp(&other.phone).await.unwrap(), Some(other.clone()));
+    let mut r = write_and_read_back!(c, put_otp, get_otp by phone, r3, other);
     assert_eq!(r.get_otp(&phone("+919899999999")).await.unwrap(), None);
 }
 

@@ -144,6 +144,20 @@ macro_rules! in_tx {
     }};
 }
 
+/// Writes the records in one unit of work, then reads each back through `get` by its `key`
+/// field (`id` unless given): each must come back exactly as written. Returns the reader.
+macro_rules! write_and_read_back {
+    ($c:expr, $write:ident, $get:ident, $($rec:expr),+) => {
+        write_and_read_back!($c, $write, $get by id, $($rec),+)
+    };
+    ($c:expr, $write:ident, $get:ident by $key:ident, $($rec:expr),+) => {{
+        in_tx!($c, |tx| { $(tx.$write(&$rec).await.unwrap();)+ });
+        let mut r = $c.read().await;
+        $(assert_eq!(r.$get(&$rec.$key).await.unwrap(), Some($rec.clone()));)+
+        r
+    }};
+}
+
 /// `vec![a.clone(), b.clone(), ...]`.
 macro_rules! cloned {
     ($($x:expr),* $(,)?) => { vec![$($x.clone()),*] };
@@ -205,18 +219,10 @@ impl Ctx {
     // --- builders (plain values; nothing is written) ---
 
     fn user(&self, phone_e164: &str, role: Role) -> User {
-        let now = self.now();
         User {
-            id: self.id(),
-            phone: phone(phone_e164),
             name: Some(format!("User {phone_e164}")),
             email: Some(format!("u{}@example.invalid", &phone_e164[1..])),
-            role,
-            is_blocked: false,
-            token_version: 0,
-            wallet_balance: Money::ZERO,
-            created_at: now,
-            updated_at: now,
+            ..User::new(self.id(), phone(phone_e164), role, self.now())
         }
     }
 
@@ -249,42 +255,11 @@ impl Ctx {
     }
 
     fn order(&self, user: &User, product: &Product, key: Option<&str>) -> Order {
-        let now = self.now();
-        Order {
-            id: self.id(),
-            user_id: user.id.clone(),
-            product_id: product.id.clone(),
-            product_name: product.display_name(),
-            amount: product.price,
-            status: OrderStatus::Completed,
-            idempotency_key: key.map(str::to_string),
-            created_at: now,
-            paid_at: now,
-            refunded_at: None,
-            refund_reason: None,
-            refunded_by: None,
-            updated_at: now,
-        }
+        Order::purchase(self.id(), &user.id, product, key, self.now())
     }
 
     fn subscription(&self, order: &Order, product: &Product) -> Subscription {
-        let now = self.now();
-        Subscription {
-            id: self.id(),
-            user_id: order.user_id.clone(),
-            product_id: product.id.clone(),
-            order_id: order.id.clone(),
-            platform_name: product.platform_name.clone(),
-            plan_name: product.plan_name.clone(),
-            duration_days: product.duration_days,
-            status: SubscriptionStatus::PendingCredentials,
-            start_at: None,
-            end_at: None,
-            credential_id: None,
-            reminded_at: None,
-            created_at: now,
-            updated_at: now,
-        }
+        Subscription::for_order(self.id(), order, product, None, self.now())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -420,6 +395,14 @@ impl Ctx {
         let p = self.product(plan, stock, is_active);
         in_tx!(self, |tx| tx.insert_product(&p).await.unwrap());
         p
+    }
+
+    /// Two customers (`a`, `b`), an admin and a product with stock 9: the cast of the order tests.
+    async fn seed_buyers(&self) -> (User, User, User, Product) {
+        let a = self.seed_user("+919811111111", Role::User).await;
+        let b = self.seed_user("+919822222222", Role::User).await;
+        let admin = self.seed_user("+919833333333", Role::Admin).await;
+        (a, b, admin, self.seed_product("Premium", 9, true).await)
     }
 
     /// An order and its `PendingCredentials` subscription.

@@ -6,10 +6,7 @@ use super::*;
 /// idempotency_key)`), free for another user, and absent keys never collide.
 pub async fn order_round_trip_and_idempotency_key(ts: TestStore) {
     let c = Ctx::new(ts);
-    let a = c.seed_user("+919811111111", Role::User).await;
-    let b = c.seed_user("+919822222222", Role::User).await;
-    let admin = c.seed_user("+919833333333", Role::Admin).await;
-    let p = c.seed_product("Premium", 9, true).await;
+    let (a, b, admin, p) = c.seed_buyers().await;
 
     let o1 = c.order(&a, &p, Some("key-1"));
     c.advance(TimeDelta::seconds(5));
@@ -21,13 +18,7 @@ pub async fn order_round_trip_and_idempotency_key(ts: TestStore) {
         updated_at: c.now(),
         ..c.order(&a, &p, None)
     };
-    in_tx!(c, |tx| {
-        tx.insert_order(&o1).await.unwrap();
-        tx.insert_order(&refunded).await.unwrap();
-    });
-    let mut r = c.read().await;
-    assert_eq!(r.get_order(&o1.id).await.unwrap(), Some(o1.clone()));
-    assert_eq!(r.get_order(&refunded.id).await.unwrap(), Some(refunded.clone()));
+    let mut r = write_and_read_back!(c, insert_order, get_order, o1, refunded);
     assert_eq!(r.get_order(&c.id()).await.unwrap(), None);
     assert_eq!(r.get_order_by_idempotency_key(&a.id, "key-1").await.unwrap(), Some(o1.clone()));
     assert_eq!(r.get_order_by_idempotency_key(&b.id, "key-1").await.unwrap(), None);
@@ -87,10 +78,7 @@ pub async fn order_refund_once(ts: TestStore) {
 /// list_orders filters by user and status, newest first, paginated.
 pub async fn list_orders_filters_and_paginates(ts: TestStore) {
     let c = Ctx::new(ts);
-    let a = c.seed_user("+919811111111", Role::User).await;
-    let b = c.seed_user("+919822222222", Role::User).await;
-    let admin = c.seed_user("+919833333333", Role::Admin).await;
-    let p = c.seed_product("Premium", 9, true).await;
+    let (a, b, admin, p) = c.seed_buyers().await;
     let a1 = c.order(&a, &p, Some("k1"));
     let b1 = c.order(&b, &p, Some("k1"));
     let a2 = c.order(&a, &p, None);

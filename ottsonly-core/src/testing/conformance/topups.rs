@@ -16,13 +16,7 @@ pub async fn topup_round_trip_and_unique_gateway_order(ts: TestStore) {
         updated_at: c.now(),
         ..c.topup(&u, "order_P")
     };
-    in_tx!(c, |tx| {
-        tx.insert_topup(&t1).await.unwrap();
-        tx.insert_topup(&paid).await.unwrap();
-    });
-    let mut r = c.read().await;
-    assert_eq!(r.get_topup(&t1.id).await.unwrap(), Some(t1.clone()));
-    assert_eq!(r.get_topup(&paid.id).await.unwrap(), Some(paid.clone()));
+    let mut r = write_and_read_back!(c, insert_topup, get_topup, t1, paid);
     assert_eq!(r.get_topup_by_gateway_order("order_A").await.unwrap(), Some(t1.clone()));
     assert_eq!(r.get_topup_by_gateway_order("order_P").await.unwrap(), Some(paid.clone()));
     assert_eq!(r.get_topup_by_gateway_order("order_B").await.unwrap(), None);
@@ -52,15 +46,7 @@ pub async fn topup_mark_paid_once_and_payment_unique(ts: TestStore) {
     c.advance(TimeDelta::minutes(1));
     let now = c.now();
     assert!(in_tx!(c, |tx| tx.mark_topup_paid(&t1.id, "pay_A", now).await.unwrap()));
-    let got = c.read().await.get_topup(&t1.id).await.unwrap().unwrap();
-    let want = TopUp {
-        gateway_payment_id: Some("pay_A".into()),
-        status: TopUpStatus::Paid,
-        paid_at: Some(now),
-        updated_at: got.updated_at, // not specified by the contract
-        ..t1.clone()
-    };
-    assert_eq!(got, want);
+    let got = assert_paid(&c, &t1, "pay_A", now).await;
     assert!(!in_tx!(c, |tx| tx.mark_topup_paid(&t1.id, "pay_B", now).await.unwrap()), "twice");
     assert!(!in_tx!(c, |tx| tx.mark_topup_paid(&t1.id, "pay_A", now).await.unwrap()), "replay");
     assert_eq!(c.read().await.get_topup(&t1.id).await.unwrap(), Some(got));
@@ -147,15 +133,7 @@ pub async fn topup_expired_can_be_paid_late_once(ts: TestStore) {
     assert_eq!(c.read().await.get_topup(&late.id).await.unwrap().unwrap().status, TopUpStatus::Expired);
 
     assert!(in_tx!(c, |tx| tx.mark_expired_topup_paid(&late.id, "pay_L", now).await.unwrap()));
-    let got = c.read().await.get_topup(&late.id).await.unwrap().unwrap();
-    let want = TopUp {
-        gateway_payment_id: Some("pay_L".into()),
-        status: TopUpStatus::Paid,
-        paid_at: Some(now),
-        updated_at: got.updated_at, // not specified by the contract
-        ..late.clone()
-    };
-    assert_eq!(got, want);
+    let got = assert_paid(c, &late, "pay_L", now).await;
     assert!(!in_tx!(c, |tx| tx.mark_expired_topup_paid(&late.id, "pay_L", now).await.unwrap()), "replay");
     assert!(!in_tx!(c, |tx| tx.mark_expired_topup_paid(&late.id, "pay_M", now).await.unwrap()), "twice");
     assert!(!in_tx!(c, |tx| tx.mark_topup_paid(&late.id, "pay_M", now).await.unwrap()), "paid stays paid");
@@ -274,4 +252,19 @@ pub async fn count_user_topups_by_status_and_time(ts: TestStore) {
     assert_eq!(r.count_user_topups(&u.id, Some(TopUpStatus::Paid), t0).await.unwrap(), 1);
     assert_eq!(r.count_user_topups(&v.id, None, t0).await.unwrap(), 1);
     assert_eq!(r.count_user_topups(&c.id(), None, t0).await.unwrap(), 0);
+}
+
+/// `topup` as stored now: paid at `now` with `payment_id`, the rest as it was (`updated_at` is
+/// not specified by the contract). Returns the stored record.
+async fn assert_paid(c: &Ctx, topup: &TopUp, payment_id: &str, now: Timestamp) -> TopUp {
+    let got = c.read().await.get_topup(&topup.id).await.unwrap().unwrap();
+    let want = TopUp {
+        gateway_payment_id: Some(payment_id.into()),
+        status: TopUpStatus::Paid,
+        paid_at: Some(now),
+        updated_at: got.updated_at,
+        ..topup.clone()
+    };
+    assert_eq!(got, want);
+    got
 }

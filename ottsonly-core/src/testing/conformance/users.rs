@@ -16,14 +16,7 @@ pub async fn user_round_trip(ts: TestStore) {
     admin.name = None;
     admin.email = None;
     admin.is_blocked = true;
-    in_tx!(c, |tx| {
-        tx.insert_user(&u).await.unwrap();
-        tx.insert_user(&admin).await.unwrap();
-    });
-
-    let mut r = c.read().await;
-    assert_eq!(r.get_user(&u.id).await.unwrap(), Some(u.clone()));
-    assert_eq!(r.get_user(&admin.id).await.unwrap(), Some(admin.clone()));
+    let mut r = write_and_read_back!(c, insert_user, get_user, u, admin);
     assert_eq!(r.get_user_by_phone(&u.phone).await.unwrap(), Some(u.clone()));
     assert_eq!(r.get_user_by_phone(&admin.phone).await.unwrap(), Some(admin.clone()));
     assert_eq!(r.get_user(&c.id()).await.unwrap(), None);

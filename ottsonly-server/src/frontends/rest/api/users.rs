@@ -1,5 +1,5 @@
 use super::state::{ApiTags, State, page};
-use crate::frontends::rest::auth::BearerAuth;
+use crate::frontends::rest::auth::{BearerAuth, MeAuth};
 use crate::frontends::rest::dto::{
     LedgerPage, ProfilePatch, ReasonRequest, Role, RoleRequest, User, UserPage,
 };
@@ -16,8 +16,8 @@ pub struct UsersApi(pub State);
 impl UsersApi {
     /// The caller's profile.
     #[oai(path = "/users/me", method = "get", operation_id = "get_me")]
-    async fn me(&self, auth: BearerAuth) -> ApiResult<Json<User>> {
-        ok(self.0.app.users().me(&auth.0).await?.into())
+    async fn me(&self, auth: MeAuth) -> ApiResult<Json<User>> {
+        ok(auth.0.into())
     }
 
     /// Change the caller's name or email; an empty string clears a field.

@@ -58,6 +58,9 @@ pub enum Action {
     /// Reading the audit log of admin actions. Not a row of the seed's table, which audits every
     /// admin action but lets only admins administer: admin only, like the actions it records.
     ViewAuditLog,
+    /// Reading the admin alert outbox and sending a parked alert again. Not in the seed's table
+    /// either: the alerts are the admins' own channel, so admin only.
+    ManageAlerts,
 }
 
 impl Action {
@@ -78,6 +81,7 @@ impl Action {
         Action::WalletAdmin,
         Action::BulkNotify,
         Action::ViewAuditLog,
+        Action::ManageAlerts,
     ];
 
     pub fn allowed(self, role: Role) -> bool {
@@ -87,7 +91,7 @@ impl Action {
             CreateOrder | MyOrders | MySubscriptions | Wallet => matches!(role, Role::User | Role::Admin),
             ViewAllUsers | ViewAllOrders | ViewAllSubscriptions => role.is_staff(),
             ManageUsers | ManageProducts | RefundOrders | AssignCredentials | WalletAdmin | BulkNotify
-            | ViewAuditLog => role == Role::Admin,
+            | ViewAuditLog | ManageAlerts => role == Role::Admin,
         }
     }
 }
@@ -117,6 +121,7 @@ mod tests {
             (Action::BulkNotify, false, false, true),
             // Not in the seed's table: admin only (see `Action::ViewAuditLog`).
             (Action::ViewAuditLog, false, false, true),
+            (Action::ManageAlerts, false, false, true),
         ];
         assert_eq!(table.len(), Action::ALL.len());
         for (a, u, s, ad) in table {

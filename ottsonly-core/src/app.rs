@@ -127,6 +127,9 @@ impl Ottsonly {
     pub fn audit(&self) -> crate::audit::Audit<'_> {
         crate::audit::Audit { ctx: &self.ctx }
     }
+    pub fn stats(&self) -> crate::stats::Stats<'_> {
+        crate::stats::Stats { ctx: &self.ctx }
+    }
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.ctx.store

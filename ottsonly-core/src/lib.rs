@@ -39,6 +39,7 @@ pub mod orders;
 pub mod otp_sender;
 pub mod outbox;
 pub mod payments;
+pub mod stats;
 pub mod subscriptions;
 pub mod telegram_shop;
 pub mod users;

@@ -538,3 +538,55 @@ pub struct AuditFilter {
     /// What was done, e.g. `"order.refund"`, `"user.set_role"`.
     pub action: Option<String>,
 }
+
+/// One product's sales in a period (for [`ShopStats::top_products`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductSales {
+    pub product_id: ProductId,
+    /// The name snapshotted into its latest order in the period.
+    pub product_name: String,
+    pub orders: u64,
+    pub revenue_paise: i64,
+}
+
+/// A product that is on sale and running out (for [`ShopStats::low_stock`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockLevel {
+    pub product_id: ProductId,
+    pub name: String,
+    pub stock: i64,
+}
+
+/// The shop's figures for `[from, to)`: what the admin dashboard (and `GET /admin/stats`) shows.
+/// Every figure is a range query or an aggregation in the store, never a scan of every row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShopStats {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    /// Orders placed in the period (refunded later or not) and their amount.
+    pub orders: u64,
+    pub revenue_paise: i64,
+    /// Orders refunded in the period and the amount given back.
+    pub refunds: u64,
+    pub refunded_paise: i64,
+    /// Top-ups paid in the period and the amount credited.
+    pub topups: u64,
+    pub topup_paise: i64,
+    /// Users who joined in the period.
+    pub new_users: u64,
+    /// Up to 5 products with the most orders in the period, most first.
+    pub top_products: Vec<ProductSales>,
+    /// Active products with stock at or below the threshold asked for, lowest first (at most 20);
+    /// not bound to the period.
+    pub low_stock: Vec<StockLevel>,
+    /// Subscriptions waiting for a login now; not bound to the period.
+    pub waiting_for_login: u64,
+    /// The admin alert backlog now: alerts still to deliver, and alerts parked after their last
+    /// attempt. Not bound to the period.
+    pub alerts_pending: u64,
+    pub alerts_parked: u64,
+}
+
+/// How many products [`ShopStats::top_products`] and [`ShopStats::low_stock`] hold at most.
+pub const STATS_TOP_PRODUCTS: u32 = 5;
+pub const STATS_LOW_STOCK: u32 = 20;

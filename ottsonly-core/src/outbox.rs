@@ -2,6 +2,7 @@
 //! (Telegram) by a dispatcher that leases items, so an alert is never lost, never sent for a
 //! change that rolled back, and never held by two dispatchers at once.
 
+use crate::access::{Action, Actor};
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::ids::OutboxId;
@@ -257,6 +258,32 @@ impl Outbox<'_> {
         self.ctx.entropy.fill(&mut b);
         let jitter = capped.mul_f64(f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX) * 0.25);
         capped + jitter
+    }
+
+    /// Sends a parked alert again: due now, with a fresh set of attempts. Admin only
+    /// ([`Action::ManageAlerts`]), audited. An alert that is not parked is
+    /// [`Error::InvalidState`].
+    pub async fn retry(&self, actor: &Actor, id: &OutboxId) -> Result<()> {
+        actor.require(Action::ManageAlerts)?;
+        self.ctx
+            .unit(|tx| {
+                Box::pin(async move {
+                    if !tx.requeue_outbox(id, self.ctx.now()).await? {
+                        return Err(Error::InvalidState("only a parked alert can be retried".into()).into());
+                    }
+                    self.ctx
+                        .audit(
+                            &mut *tx,
+                            actor,
+                            "outbox.retry",
+                            ("outbox", id.as_str()),
+                            serde_json::json!({}),
+                        )
+                        .await?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     /// Items by status, newest first (operators, metrics, tests).

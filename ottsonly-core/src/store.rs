@@ -72,6 +72,15 @@ pub trait StoreRead: Send + Sync {
     ) -> StoreResult<Vec<Subscription>>;
 
     async fn list_ledger(&mut self, user: &UserId, slice: &Slice) -> StoreResult<Vec<LedgerEntry>>;
+
+    /// The shop's figures for `[from, to)` (see [`ShopStats`]); `low_stock_at` is the stock at or
+    /// below which an active product is listed as low. Indexed range queries and aggregations.
+    async fn shop_stats(
+        &mut self,
+        from: Timestamp,
+        to: Timestamp,
+        low_stock_at: i64,
+    ) -> StoreResult<ShopStats>;
     async fn get_ledger_entry_by_reference(
         &mut self,
         reference_type: ReferenceType,
@@ -307,6 +316,10 @@ pub trait Tx: StoreRead {
         retry_at: Option<Timestamp>,
     ) -> StoreResult<bool>;
 
+    /// Guarded: a parked (`Failed`) item back to `Pending`, due at `now`, with `attempts` reset
+    /// to 0 and `last_error` kept (an admin's "retry"); false unless it was parked.
+    async fn requeue_outbox(&mut self, id: &OutboxId, now: Timestamp) -> StoreResult<bool>;
+
     // --- audit and settings ---
     async fn insert_audit(&mut self, entry: &AuditEntry) -> StoreResult<()>;
     /// Stores `value` under `key` unless a value exists; returns the stored value either way.
@@ -432,6 +445,8 @@ macro_rules! delegate_store_read {
             list_subscriptions_to_remind(now: $crate::model::Timestamp, until: $crate::model::Timestamp, limit: u32)
                 -> Vec<$crate::model::Subscription>;
             list_ledger(user: &$crate::ids::UserId, slice: &$crate::model::Slice) -> Vec<$crate::model::LedgerEntry>;
+            shop_stats(from: $crate::model::Timestamp, to: $crate::model::Timestamp, low_stock_at: i64)
+                -> $crate::model::ShopStats;
             get_ledger_entry_by_reference(
                 reference_type: $crate::model::ReferenceType,
                 reference_id: &str,

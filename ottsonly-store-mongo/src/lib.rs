@@ -17,6 +17,7 @@ mod error;
 mod hot;
 mod read;
 mod schema;
+mod stats;
 mod telegram;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -12,6 +12,8 @@ use ottsonly_core::ids::*;
 use ottsonly_core::model::*;
 use ottsonly_core::{PhoneNumber, StoreError, StoreResult};
 
+/// The dashboard's figures live in their own file.
+pub(crate) use crate::stats::shop_stats;
 pub(crate) use crate::telegram::{
     get_bot_lease, get_telegram_link, get_telegram_link_by_user, list_notifications_after,
 };

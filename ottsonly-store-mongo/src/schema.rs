@@ -133,6 +133,8 @@ fn indexes() -> Vec<(&'static str, Vec<IndexModel>)> {
             vec![
                 unique_index(unique::USERS_PHONE, doc! { "phone": 1 }),
                 index("users_role", doc! { "role": 1, "_id": -1 }),
+                // The dashboard's new users of a period (`shop_stats`).
+                index("users_created", doc! { "created_at": 1 }),
             ],
         ),
         // `_id` is the phone: one live code per phone.
@@ -146,7 +148,14 @@ fn indexes() -> Vec<(&'static str, Vec<IndexModel>)> {
                 index("refresh_tokens_user", doc! { "user_id": 1 }),
             ],
         ),
-        (c::PRODUCTS, vec![index("products_active", doc! { "is_active": 1, "_id": -1 })]),
+        (
+            c::PRODUCTS,
+            vec![
+                index("products_active", doc! { "is_active": 1, "_id": -1 }),
+                // The dashboard's low stock (`shop_stats`).
+                index("products_active_stock", doc! { "is_active": 1, "stock": 1 }),
+            ],
+        ),
         (
             c::CREDENTIALS,
             vec![
@@ -171,6 +180,9 @@ fn indexes() -> Vec<(&'static str, Vec<IndexModel>)> {
                 ),
                 index("orders_user", doc! { "user_id": 1, "_id": -1 }),
                 index("orders_status", doc! { "status": 1, "_id": -1 }),
+                // The dashboard's orders and refunds of a period (`shop_stats`).
+                index("orders_created", doc! { "created_at": 1, "product_id": 1 }),
+                index("orders_refunded", doc! { "refunded_at": 1 }),
             ],
         ),
         (
@@ -210,6 +222,8 @@ fn indexes() -> Vec<(&'static str, Vec<IndexModel>)> {
                 index("topups_status_id", doc! { "status": 1, "_id": -1 }),
                 // Per-user top-up limits: open intents, intents of the last minute.
                 index("topups_user_created", doc! { "user_id": 1, "created_at": 1 }),
+                // The dashboard's top-ups paid in a period (`shop_stats`).
+                index("topups_paid", doc! { "paid_at": 1 }),
             ],
         ),
         (

@@ -505,6 +505,12 @@ impl Tx for MongoTx {
         self.update_one(|c| &c.outbox, filter, doc! { "$set": set }).await
     }
 
+    async fn requeue_outbox(&mut self, id: &OutboxId, now: Timestamp) -> StoreResult<bool> {
+        let filter = doc! { (f::ID): id.as_str(), "status": OutboxStatus::Failed.as_str() };
+        let set = doc! { "status": OutboxStatus::Pending.as_str(), "due_at": dt(now), "attempts": 0i64 };
+        self.update_one(|c| &c.outbox, filter, doc! { "$set": set }).await
+    }
+
     async fn insert_audit(&mut self, a: &AuditEntry) -> StoreResult<()> {
         let d = to_doc(a)?;
         self.insert(|c| &c.audit, d).await

@@ -11,6 +11,7 @@
 
 mod read;
 mod row;
+mod stats;
 mod telegram;
 mod tx;
 

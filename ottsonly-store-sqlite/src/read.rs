@@ -9,6 +9,8 @@ use ottsonly_core::{PhoneNumber, StoreResult};
 use sqlx::sqlite::{SqliteArguments, SqliteConnection};
 use sqlx::{AssertSqlSafe, QueryBuilder, Sqlite};
 
+/// The dashboard's figures live in their own file.
+pub(crate) use crate::stats::shop_stats;
 pub(crate) use crate::telegram::{
     get_bot_lease, get_telegram_link, get_telegram_link_by_user, list_notifications_after,
 };

@@ -416,6 +416,13 @@ impl Tx for SqliteTx {
         self.exec_one(q).await
     }
 
+    async fn requeue_outbox(&mut self, id: &OutboxId, now: Timestamp) -> StoreResult<bool> {
+        let q = sqlx::query(
+            "UPDATE outbox SET status = 'pending', due_at = ?1, attempts = 0 WHERE id = ?2 AND status = 'failed'",
+        );
+        self.exec_one(q.bind(ms(now)).bind(id.as_str())).await
+    }
+
     async fn insert_audit(&mut self, a: &AuditEntry) -> StoreResult<()> {
         self.insert(insert_sql("audit_log", a)?).await
     }

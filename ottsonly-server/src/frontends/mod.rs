@@ -22,8 +22,10 @@
 //!   front-ends link to: Razorpay Checkout for one stored top-up without a bearer token.
 //! * [`telegram_shop`]: the Telegram bot where customers log in, browse, buy, top up and read
 //!   their subscriptions.
-//! * Next: `web/` (the web storefront and the admin console), over the same core handle.
+//! * [`web`]: the web storefront (`/`, `/shop/...`) and the admin console (`/admin`),
+//!   server-rendered HTML over core, in front of the others.
 
 pub mod checkout;
 pub mod rest;
 pub mod telegram_shop;
+pub mod web;

@@ -7,6 +7,7 @@ use super::site::{SiteOptions, build_site};
 use super::tasks::Tasks;
 use crate::frontends::checkout::CheckoutOptions;
 use crate::frontends::rest::{BodyLimits, HttpOptions, Integrations};
+use crate::frontends::web::WebOptions;
 use anyhow::Context;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{EndpointExt, Server};
@@ -39,7 +40,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let mut shop_bot =
         super::shop_bot::start(&app, shop_setup, &settings.public_url, stop_rx.clone()).await?;
     // `GET /health` reports what the integrations do.
-    let site = SiteOptions { rest: options, checkout: CheckoutOptions::default() };
+    let web = WebOptions { environment: settings.env, public_url: settings.public_url.clone() };
+    let site = SiteOptions { rest: options, checkout: CheckoutOptions::default(), web };
     let site = build_site(app.clone(), site);
     let endpoint = match shop_bot.as_mut().and_then(|b| b.webhook.take()) {
         Some((path, hook)) => poem::Route::new().at(path, hook).nest("/", site).boxed(),

@@ -5,6 +5,7 @@ mod support;
 
 mod admin;
 mod auth;
+mod browser;
 mod catalog;
 mod checkout;
 mod cli;
@@ -26,3 +27,4 @@ mod telegram;
 mod telegram_shop;
 mod users;
 mod wallet;
+mod web;

@@ -96,6 +96,7 @@ macro_rules! store_conformance_tests {
             outbox_round_trip_and_list_by_status,
             outbox_claim_leases_due_items,
             outbox_fail_retries_or_parks,
+            outbox_requeue_only_parked,
             audit_round_trip_and_filters,
             audit_filters_by_target_type_and_action,
             setting_put_if_absent_keeps_first,
@@ -105,6 +106,8 @@ macro_rules! store_conformance_tests {
             telegram_bot_lease_has_one_holder_and_keeps_the_offset,
             concurrent_bot_lease_acquisitions_have_one_winner,
             telegram_push_lists_after_the_cursor_and_records_once,
+            // the dashboard
+            shop_stats_counts_the_period,
             // transactions and concurrency
             tx_dropped_leaves_no_trace,
             tx_reads_own_writes,
@@ -545,6 +548,7 @@ pub mod notifications;
 pub mod orders;
 pub mod outbox;
 pub mod settings;
+pub mod stats;
 pub mod telegram;
 pub mod topups;
 pub mod users;
@@ -558,6 +562,7 @@ pub use notifications::*;
 pub use orders::*;
 pub use outbox::*;
 pub use settings::*;
+pub use stats::*;
 pub use telegram::*;
 pub use topups::*;
 pub use users::*;

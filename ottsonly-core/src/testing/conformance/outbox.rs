@@ -161,3 +161,35 @@ pub async fn outbox_fail_retries_or_parks(ts: TestStore) {
     assert!(!in_tx!(c, |tx| tx.fail_outbox(&item.id, "w2", "x", Some(much_later)).await.unwrap()));
     assert_eq!(find_outbox(&all_outbox(&c).await, &item.id), got);
 }
+
+/// `requeue_outbox` moves only a parked item: back to pending, due now, attempts reset, the last
+/// error kept; a pending or delivered item, or an unknown id, is left alone.
+pub async fn outbox_requeue_only_parked(ts: TestStore) {
+    let c = Ctx::new(ts);
+    let t = c.now();
+    let s = TimeDelta::seconds;
+    let parked = c.outbox("parked", t);
+    let pending = c.outbox("pending", t + TimeDelta::hours(1));
+    in_tx!(c, |tx| {
+        tx.insert_outbox(&parked).await.unwrap();
+        tx.insert_outbox(&pending).await.unwrap();
+    });
+    assert_eq!(in_tx!(c, |tx| tx.claim_outbox("w1", t, t + s(30), 1).await.unwrap()).len(), 1);
+    assert!(in_tx!(c, |tx| tx.fail_outbox(&parked.id, "w1", "gave up", None).await.unwrap()));
+    let later = t + TimeDelta::minutes(10);
+    assert!(!in_tx!(c, |tx| tx.requeue_outbox(&pending.id, later).await.unwrap()), "not parked");
+    assert!(!in_tx!(c, |tx| tx.requeue_outbox(&c.id(), later).await.unwrap()), "unknown");
+    assert!(in_tx!(c, |tx| tx.requeue_outbox(&parked.id, later).await.unwrap()));
+    assert!(!in_tx!(c, |tx| tx.requeue_outbox(&parked.id, later).await.unwrap()), "once");
+    let got = find_outbox(&all_outbox(&c).await, &parked.id);
+    assert_eq!(
+        (got.status, got.attempts, got.due_at, got.last_error.as_deref(), got.lease_owner.as_deref()),
+        (OutboxStatus::Pending, 0, later, Some("gave up"), None)
+    );
+    assert_eq!(find_outbox(&all_outbox(&c).await, &pending.id), pending);
+    let claimed = in_tx!(c, |tx| tx.claim_outbox("w2", later, later + s(30), 10).await.unwrap());
+    assert_eq!(
+        claimed.iter().map(|i| (i.id.clone(), i.attempts)).collect::<Vec<_>>(),
+        vec![(parked.id.clone(), 1)]
+    );
+}

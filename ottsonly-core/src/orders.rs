@@ -149,6 +149,8 @@ impl Orders<'_> {
         Ok(Purchase { order, subscription, replayed: false })
     }
 
+    /// The buyer's notifications and the admin alerts of a purchase: built first, then one
+    /// multi-row insert per table (two round trips however many rows).
     async fn purchase_side_effects(
         &self,
         tx: &mut dyn Tx,
@@ -160,29 +162,22 @@ impl Orders<'_> {
     ) -> Result<()> {
         let ctx = self.ctx;
         let name = &order.product_name;
-        ctx.notify(
-            tx,
+        let phone = user.phone.masked();
+        let mut notes = vec![ctx.notification(
             &user.id,
             NotificationKind::OrderConfirmed,
             "Order confirmed",
             format!("You bought {name} for {}.", order.amount),
-        )
-        .await?;
-        let phone = user.phone.masked();
-        ctx.alert(
-            tx,
-            &AdminAlert::NewOrder {
-                order_id: order.id.as_str().into(),
-                user_phone: phone.clone(),
-                product_name: name.clone(),
-                amount_paise: order.amount.paise(),
-                remaining_stock: stock,
-            },
-        )
-        .await?;
+        )];
+        let mut alerts = vec![ctx.alert_item(&AdminAlert::NewOrder {
+            order_id: order.id.as_str().into(),
+            user_phone: phone.clone(),
+            product_name: name.clone(),
+            amount_paise: order.amount.paise(),
+            remaining_stock: stock,
+        })?];
         if sub.status == SubscriptionStatus::Active {
-            ctx.notify(
-                tx,
+            notes.push(ctx.notification(
                 &user.id,
                 NotificationKind::CredentialsDelivered,
                 "Your account is ready",
@@ -190,11 +185,9 @@ impl Orders<'_> {
                     "The login for {name} is in your subscription, valid for {} days.",
                     product.duration_days
                 ),
-            )
-            .await?;
+            ));
         } else {
-            ctx.notify(
-                tx,
+            notes.push(ctx.notification(
                 &user.id,
                 NotificationKind::AwaitingCredentials,
                 "Preparing your account",
@@ -202,30 +195,23 @@ impl Orders<'_> {
                     "We are setting up {name}; your {} days start when the login arrives.",
                     product.duration_days
                 ),
-            )
-            .await?;
-            ctx.alert(
-                tx,
-                &AdminAlert::AwaitingCredentials {
-                    order_id: order.id.as_str().into(),
-                    subscription_id: sub.id.as_str().into(),
-                    user_phone: phone,
-                    product_name: name.clone(),
-                },
-            )
-            .await?;
+            ));
+            alerts.push(ctx.alert_item(&AdminAlert::AwaitingCredentials {
+                order_id: order.id.as_str().into(),
+                subscription_id: sub.id.as_str().into(),
+                user_phone: phone,
+                product_name: name.clone(),
+            })?);
         }
         if stock <= ctx.config.catalog.low_stock_threshold {
-            ctx.alert(
-                tx,
-                &AdminAlert::LowStock {
-                    product_id: product.id.as_str().into(),
-                    product_name: name.clone(),
-                    stock,
-                },
-            )
-            .await?;
+            alerts.push(ctx.alert_item(&AdminAlert::LowStock {
+                product_id: product.id.as_str().into(),
+                product_name: name.clone(),
+                stock,
+            })?);
         }
+        tx.insert_notifications(&notes).await?;
+        tx.insert_outbox_items(&alerts).await?;
         Ok(())
     }
 

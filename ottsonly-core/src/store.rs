@@ -249,6 +249,10 @@ pub trait Tx: StoreRead {
 
     // --- notifications ---
     async fn insert_notification(&mut self, notification: &Notification) -> StoreResult<()>;
+    /// Inserts every notification, as many [`Tx::insert_notification`] calls would (an empty
+    /// slice does nothing). Backends may send them in one statement: a unit's rows cost one
+    /// round trip.
+    async fn insert_notifications(&mut self, notifications: &[Notification]) -> StoreResult<()>;
     async fn insert_broadcast(&mut self, broadcast: &Broadcast) -> StoreResult<()>;
     /// Marks one notification or broadcast read for the recipient; false if they cannot see it.
     async fn mark_notification_read(
@@ -273,6 +277,9 @@ pub trait Tx: StoreRead {
 
     // --- outbox ---
     async fn insert_outbox(&mut self, item: &OutboxItem) -> StoreResult<()>;
+    /// Inserts every item, as many [`Tx::insert_outbox`] calls would (an empty slice does
+    /// nothing), in as few round trips as the backend allows.
+    async fn insert_outbox_items(&mut self, items: &[OutboxItem]) -> StoreResult<()>;
     /// Guarded: leases up to `limit` `Pending` items due at `now` whose lease is absent or
     /// expired (oldest due first): sets `lease_owner`, `lease_until` and increments `attempts`.
     /// Two claimers never hold the same item at once.

@@ -27,6 +27,16 @@ impl MongoTx {
         pick(colls).insert_one(d).session(s).await.map(drop).map_err(map_err)
     }
 
+    /// `insert_many` (ordered: the first failure stops it, and the unit fails); nothing to send
+    /// for no documents (the driver refuses an empty batch).
+    async fn insert_many(&mut self, pick: Pick, docs: Vec<Document>) -> StoreResult<()> {
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let (colls, s) = self.parts()?;
+        pick(colls).insert_many(docs).session(s).await.map(drop).map_err(map_err)
+    }
+
     /// `update_one`; true if a document matched the filter (the guard held).
     async fn update_one(&mut self, pick: Pick, filter: Document, update: Document) -> StoreResult<bool> {
         let (colls, s) = self.parts()?;
@@ -372,6 +382,10 @@ impl Tx for MongoTx {
         self.insert(|c| &c.notifications, notification_doc(n)).await
     }
 
+    async fn insert_notifications(&mut self, rows: &[Notification]) -> StoreResult<()> {
+        self.insert_many(|c| &c.notifications, rows.iter().map(notification_doc).collect()).await
+    }
+
     async fn insert_broadcast(&mut self, b: &Broadcast) -> StoreResult<()> {
         self.insert(|c| &c.broadcasts, broadcast_doc(b)).await
     }
@@ -459,6 +473,10 @@ impl Tx for MongoTx {
 
     async fn insert_outbox(&mut self, i: &OutboxItem) -> StoreResult<()> {
         self.insert(|c| &c.outbox, outbox_doc(i)).await
+    }
+
+    async fn insert_outbox_items(&mut self, rows: &[OutboxItem]) -> StoreResult<()> {
+        self.insert_many(|c| &c.outbox, rows.iter().map(outbox_doc).collect()).await
     }
 
     async fn claim_outbox(

@@ -465,6 +465,10 @@ impl Tx for SqliteTx {
         self.exec(q).await.map(drop)
     }
 
+    async fn insert_notifications(&mut self, rows: &[Notification]) -> StoreResult<()> {
+        crate::batch::insert_notifications(&mut self.tx, rows).await
+    }
+
     async fn insert_broadcast(&mut self, b: &Broadcast) -> StoreResult<()> {
         let q = sqlx::query(
             "INSERT INTO broadcasts (id, audience, title, message, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -557,6 +561,10 @@ impl Tx for SqliteTx {
         .bind(i.last_error.as_deref())
         .bind(opt_ms(i.delivered_at));
         self.exec(q).await.map(drop)
+    }
+
+    async fn insert_outbox_items(&mut self, rows: &[OutboxItem]) -> StoreResult<()> {
+        crate::batch::insert_outbox_items(&mut self.tx, rows).await
     }
 
     async fn claim_outbox(

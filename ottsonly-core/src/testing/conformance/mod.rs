@@ -92,6 +92,7 @@ macro_rules! store_conformance_tests {
             notifications_read_state_is_per_user,
             notifications_delete_and_hide,
             notifications_of_others_are_refused,
+            batch_inserts_store_every_row,
             // outbox, audit, settings
             outbox_round_trip_and_list_by_status,
             outbox_claim_leases_due_items,

@@ -74,17 +74,17 @@ impl Orders<'_> {
             let subscription = Subscription { status: subscription.effective_status(now), ..subscription };
             return Ok(Purchase { order, subscription, replayed: true });
         }
-        let user = tx.get_user(&actor.user_id).await?.ok_or(Error::NotFound { what: "user" })?;
-        if user.is_blocked {
-            return Err(Error::UserBlocked.into());
-        }
-        let product = tx.get_product(product_id).await?.ok_or(Error::NotFound { what: "product" })?;
-        if !product.is_active {
-            return Err(Error::ProductInactive.into());
-        }
-        let stock = tx.adjust_stock(product_id, -1, true, now).await?.ok_or(Error::OutOfStock)?;
-        let balance =
-            tx.debit_balance(&user.id, product.price, now).await?.ok_or(Error::InsufficientBalance)?;
+        // The guarded updates return the rows they changed: no reads before them. When a guard
+        // fails, reads name the reason, in the order the checks are documented (user first).
+        let Some(product) = tx.take_one_in_stock(product_id, now).await? else {
+            return Err(self.why_not_purchasable(tx, &actor.user_id, product_id).await?.into());
+        };
+        let stock = product.stock;
+        let Some(user) = tx.debit_unblocked_user(&actor.user_id, product.price, now).await? else {
+            let user = tx.get_user(&actor.user_id).await?.ok_or(Error::NotFound { what: "user" })?;
+            return Err(if user.is_blocked { Error::UserBlocked } else { Error::InsufficientBalance }.into());
+        };
+        let balance = user.wallet_balance;
 
         let order = Order {
             id: ctx.id(),
@@ -147,6 +147,21 @@ impl Orders<'_> {
         tx.insert_subscription(&subscription).await?;
         self.purchase_side_effects(tx, &user, &product, &order, &subscription, stock).await?;
         Ok(Purchase { order, subscription, replayed: false })
+    }
+
+    /// Why `take_one_in_stock` found nothing to take: the buyer's state first, then the product's.
+    async fn why_not_purchasable(
+        &self,
+        tx: &mut dyn Tx,
+        user_id: &crate::ids::UserId,
+        product_id: &ProductId,
+    ) -> UnitResult<Error> {
+        let user = tx.get_user(user_id).await?.ok_or(Error::NotFound { what: "user" })?;
+        if user.is_blocked {
+            return Ok(Error::UserBlocked);
+        }
+        let product = tx.get_product(product_id).await?.ok_or(Error::NotFound { what: "product" })?;
+        Ok(if !product.is_active { Error::ProductInactive } else { Error::OutOfStock })
     }
 
     /// The buyer's notifications and the admin alerts of a purchase: built first, then one

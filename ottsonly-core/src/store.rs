@@ -150,6 +150,16 @@ pub trait Tx: StoreRead {
         now: Timestamp,
     ) -> StoreResult<Option<Money>>;
 
+    /// Guarded: as [`Tx::debit_balance`], and only if the user is not blocked; returns the user
+    /// as stored after the debit, or `None` if the user is missing, blocked or short of money
+    /// (one round trip where a read and a debit would take two).
+    async fn debit_unblocked_user(
+        &mut self,
+        user: &UserId,
+        amount: Money,
+        now: Timestamp,
+    ) -> StoreResult<Option<User>>;
+
     // --- ledger ---
     /// Conflict `ledger.reference` if (reference_type, reference_id, kind) exists.
     async fn insert_ledger_entry(&mut self, entry: &LedgerEntry) -> StoreResult<()>;
@@ -197,6 +207,13 @@ pub trait Tx: StoreRead {
         require_active: bool,
         now: Timestamp,
     ) -> StoreResult<Option<i64>>;
+    /// Guarded: takes one unit (stock −1) of an active product with stock left; returns the
+    /// product as stored after the change, or `None` if it is missing, inactive or out of stock.
+    async fn take_one_in_stock(
+        &mut self,
+        product: &ProductId,
+        now: Timestamp,
+    ) -> StoreResult<Option<Product>>;
     async fn insert_credential(&mut self, credential: &CredentialRecord) -> StoreResult<()>;
     /// Guarded: takes the oldest `Available` credential of the product, marks it `Assigned` to the
     /// subscription and returns it; `None` if the pool is empty. Two concurrent callers never

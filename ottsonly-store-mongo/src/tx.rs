@@ -182,6 +182,21 @@ impl Tx for MongoTx {
         money_of(d, f::BALANCE)
     }
 
+    async fn debit_unblocked_user(
+        &mut self,
+        user: &UserId,
+        amount: Money,
+        now: Timestamp,
+    ) -> StoreResult<Option<User>> {
+        self.take_turn(coll::USERS, user.as_str())?;
+        let filter = doc! {
+            (f::ID): user.as_str(), "is_blocked": false, (f::BALANCE): { "$gte": amount.paise() }
+        };
+        let update = doc! { "$inc": { (f::BALANCE): -amount.paise() }, "$set": { "updated_at": dt(now) } };
+        let d = self.modify(|c| &c.users, filter, update, None).await?;
+        d.as_ref().map(User::from_doc).transpose()
+    }
+
     async fn insert_ledger_entry(&mut self, e: &LedgerEntry) -> StoreResult<()> {
         self.insert(|c| &c.ledger, ledger_doc(e)).await
     }
@@ -288,6 +303,18 @@ impl Tx for MongoTx {
         let update = doc! { "$inc": { (f::STOCK): delta }, "$set": { "updated_at": dt(now) } };
         let d = self.modify(|c| &c.products, filter, update, None).await?;
         d.map(|d| Fields(&d).i64(f::STOCK)).transpose()
+    }
+
+    async fn take_one_in_stock(
+        &mut self,
+        product: &ProductId,
+        now: Timestamp,
+    ) -> StoreResult<Option<Product>> {
+        self.take_turn(coll::PRODUCTS, product.as_str())?;
+        let filter = doc! { (f::ID): product.as_str(), (f::STOCK): { "$gte": 1 }, "is_active": true };
+        let update = doc! { "$inc": { (f::STOCK): -1 }, "$set": { "updated_at": dt(now) } };
+        let d = self.modify(|c| &c.products, filter, update, None).await?;
+        d.as_ref().map(Product::from_doc).transpose()
     }
 
     async fn insert_credential(&mut self, cr: &CredentialRecord) -> StoreResult<()> {

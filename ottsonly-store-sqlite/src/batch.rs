@@ -2,10 +2,13 @@
 //! instead of one per row (each statement is a round trip while the writer is held).
 
 use crate::map_err;
+use crate::read::fetch_opt;
 use crate::row::ms;
+use ottsonly_core::Money;
 use ottsonly_core::StoreResult;
+use ottsonly_core::ids::{ProductId, UserId};
 use ottsonly_core::model::Timestamp;
-use ottsonly_core::model::{Notification, OutboxItem};
+use ottsonly_core::model::{Notification, OutboxItem, Product, User};
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{QueryBuilder, Sqlite};
 
@@ -57,4 +60,36 @@ pub(crate) async fn insert_outbox_items(c: &mut SqliteConnection, rows: &[Outbox
         q.build().execute(&mut *c).await.map_err(map_err)?;
     }
     Ok(())
+}
+
+/// The purchase's guarded stock step, returning the product row (no separate read).
+pub(crate) async fn take_one_in_stock(
+    c: &mut SqliteConnection,
+    product: &ProductId,
+    now: Timestamp,
+) -> StoreResult<Option<Product>> {
+    let q = sqlx::query(
+        "UPDATE products SET stock = stock - 1, updated_at = ?1 \
+         WHERE id = ?2 AND stock >= 1 AND is_active = 1 RETURNING *",
+    )
+    .bind(ms(now))
+    .bind(product.as_str());
+    fetch_opt(c, q).await
+}
+
+/// The purchase's guarded debit, returning the user row (no separate read).
+pub(crate) async fn debit_unblocked_user(
+    c: &mut SqliteConnection,
+    user: &UserId,
+    amount: Money,
+    now: Timestamp,
+) -> StoreResult<Option<User>> {
+    let q = sqlx::query(
+        "UPDATE users SET wallet_balance_paise = wallet_balance_paise - ?1, updated_at = ?2 \
+         WHERE id = ?3 AND is_blocked = 0 AND wallet_balance_paise >= ?1 RETURNING *",
+    )
+    .bind(amount.paise())
+    .bind(ms(now))
+    .bind(user.as_str());
+    fetch_opt(c, q).await
 }

@@ -125,6 +125,15 @@ impl Tx for SqliteTx {
         self.returning_money(q).await
     }
 
+    async fn debit_unblocked_user(
+        &mut self,
+        user: &UserId,
+        amount: Money,
+        now: Timestamp,
+    ) -> StoreResult<Option<User>> {
+        crate::batch::debit_unblocked_user(&mut self.tx, user, amount, now).await
+    }
+
     async fn insert_ledger_entry(&mut self, e: &LedgerEntry) -> StoreResult<()> {
         let q = sqlx::query(
             "INSERT INTO ledger (id, user_id, kind, amount_paise, balance_after_paise, reference_type, \
@@ -289,6 +298,14 @@ impl Tx for SqliteTx {
         .bind(product.as_str())
         .bind(require_active);
         self.returning_i64(q).await
+    }
+
+    async fn take_one_in_stock(
+        &mut self,
+        product: &ProductId,
+        now: Timestamp,
+    ) -> StoreResult<Option<Product>> {
+        crate::batch::take_one_in_stock(&mut self.tx, product, now).await
     }
 
     async fn insert_credential(&mut self, cr: &CredentialRecord) -> StoreResult<()> {

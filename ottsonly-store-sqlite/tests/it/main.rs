@@ -344,9 +344,14 @@ async fn purchase_statements_use_indexes() {
         // the idempotent replay
         "SELECT * FROM orders WHERE user_id = 'u' AND idempotency_key = 'k'",
         "SELECT * FROM subscriptions WHERE order_id = 'o'",
-        // the purchase
+        // the purchase (the two reads only run to name why a guarded step refused)
         "SELECT * FROM users WHERE id = 'u'",
         "SELECT * FROM products WHERE id = 'p'",
+        "UPDATE products SET stock = stock - 1, updated_at = 1 \
+         WHERE id = 'p' AND stock >= 1 AND is_active = 1 RETURNING *",
+        "UPDATE users SET wallet_balance_paise = wallet_balance_paise - 100, updated_at = 1 \
+         WHERE id = 'u' AND is_blocked = 0 AND wallet_balance_paise >= 100 RETURNING *",
+        // the general guarded steps, still used by refunds and wallet adjustments
         "UPDATE products SET stock = stock + -1, updated_at = 1 \
          WHERE id = 'p' AND stock + -1 >= 0 AND (1 = 0 OR is_active = 1) RETURNING stock",
         "UPDATE users SET wallet_balance_paise = wallet_balance_paise - 100, updated_at = 1 \

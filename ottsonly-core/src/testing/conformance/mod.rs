@@ -72,6 +72,7 @@ macro_rules! store_conformance_tests {
             credential_subscription_is_unique,
             // orders and subscriptions
             order_round_trip_and_idempotency_key,
+            guarded_steps_return_the_changed_rows,
             order_refund_once,
             list_orders_filters_and_paginates,
             subscription_round_trip_and_unique_order,

@@ -211,7 +211,19 @@ impl Ctx {
         title: impl Into<String>,
         message: impl Into<String>,
     ) -> Result<()> {
-        let n = Notification {
+        tx.insert_notification(&self.notification(user, kind, title, message)).await?;
+        Ok(())
+    }
+
+    /// An unread notification for `user`, built now, for [`Tx::insert_notifications`].
+    pub fn notification(
+        &self,
+        user: &UserId,
+        kind: NotificationKind,
+        title: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Notification {
+        Notification {
             id: self.id(),
             user_id: user.clone(),
             kind,
@@ -219,8 +231,6 @@ impl Ctx {
             message: message.into(),
             is_read: false,
             created_at: self.now(),
-        };
-        tx.insert_notification(&n).await?;
-        Ok(())
+        }
     }
 }

@@ -73,17 +73,17 @@ impl Orders<'_> {
             let subscription = Subscription { status: subscription.effective_status(now), ..subscription };
             return Ok(Purchase { order, subscription, replayed: true });
         }
-        let user = tx.get_user(&actor.user_id).await?.ok_or(Error::NotFound { what: "user" })?;
-        if user.is_blocked {
-            return Err(Error::UserBlocked.into());
-        }
-        let product = tx.get_product(product_id).await?.ok_or(Error::NotFound { what: "product" })?;
-        if !product.is_active {
-            return Err(Error::ProductInactive.into());
-        }
-        let stock = tx.adjust_stock(product_id, -1, true, now).await?.ok_or(Error::OutOfStock)?;
-        let balance =
-            tx.debit_balance(&user.id, product.price, now).await?.ok_or(Error::InsufficientBalance)?;
+        // The guarded updates return the rows they changed: no reads before them. When a guard
+        // fails, reads name the reason, in the order the checks are documented (user first).
+        let Some(product) = tx.take_one_in_stock(product_id, now).await? else {
+            return Err(self.why_not_purchasable(tx, &actor.user_id, product_id).await?.into());
+        };
+        let stock = product.stock;
+        let Some(user) = tx.debit_unblocked_user(&actor.user_id, product.price, now).await? else {
+            let user = tx.get_user(&actor.user_id).await?.ok_or(Error::NotFound { what: "user" })?;
+            return Err(if user.is_blocked { Error::UserBlocked } else { Error::InsufficientBalance }.into());
+        };
+        let balance = user.wallet_balance;
 
         let order = Order::purchase(ctx.id(), &user.id, &product, key, now);
         tx.insert_order(&order).await.map_err(|e| match e {
@@ -103,6 +103,23 @@ impl Orders<'_> {
         Ok(Purchase { order, subscription, replayed: false })
     }
 
+    /// Why `take_one_in_stock` found nothing to take: the buyer's state first, then the product's.
+    async fn why_not_purchasable(
+        &self,
+        tx: &mut dyn Tx,
+        user_id: &crate::ids::UserId,
+        product_id: &ProductId,
+    ) -> UnitResult<Error> {
+        let user = tx.get_user(user_id).await?.ok_or(Error::NotFound { what: "user" })?;
+        if user.is_blocked {
+            return Ok(Error::UserBlocked);
+        }
+        let product = tx.get_product(product_id).await?.ok_or(Error::NotFound { what: "product" })?;
+        Ok(if !product.is_active { Error::ProductInactive } else { Error::OutOfStock })
+    }
+
+    /// The buyer's notifications and the admin alerts of a purchase: built first, then one
+    /// multi-row insert per table (two round trips however many rows).
     async fn purchase_side_effects(
         &self,
         tx: &mut dyn Tx,
@@ -114,29 +131,22 @@ impl Orders<'_> {
     ) -> Result<()> {
         let ctx = self.ctx;
         let name = &order.product_name;
-        ctx.notify(
-            tx,
+        let phone = user.phone.masked();
+        let mut notes = vec![ctx.notification(
             &user.id,
             NotificationKind::OrderConfirmed,
             "Order confirmed",
             format!("You bought {name} for {}.", order.amount),
-        )
-        .await?;
-        let phone = user.phone.masked();
-        ctx.alert(
-            tx,
-            &AdminAlert::NewOrder {
-                order_id: order.id.as_str().into(),
-                user_phone: phone.clone(),
-                product_name: name.clone(),
-                amount_paise: order.amount.paise(),
-                remaining_stock: stock,
-            },
-        )
-        .await?;
+        )];
+        let mut alerts = vec![ctx.alert_item(&AdminAlert::NewOrder {
+            order_id: order.id.as_str().into(),
+            user_phone: phone.clone(),
+            product_name: name.clone(),
+            amount_paise: order.amount.paise(),
+            remaining_stock: stock,
+        })?];
         if sub.status == SubscriptionStatus::Active {
-            ctx.notify(
-                tx,
+            notes.push(ctx.notification(
                 &user.id,
                 NotificationKind::CredentialsDelivered,
                 "Your account is ready",
@@ -144,11 +154,9 @@ impl Orders<'_> {
                     "The login for {name} is in your subscription, valid for {} days.",
                     product.duration_days
                 ),
-            )
-            .await?;
+            ));
         } else {
-            ctx.notify(
-                tx,
+            notes.push(ctx.notification(
                 &user.id,
                 NotificationKind::AwaitingCredentials,
                 "Preparing your account",
@@ -156,30 +164,23 @@ impl Orders<'_> {
                     "We are setting up {name}; your {} days start when the login arrives.",
                     product.duration_days
                 ),
-            )
-            .await?;
-            ctx.alert(
-                tx,
-                &AdminAlert::AwaitingCredentials {
-                    order_id: order.id.as_str().into(),
-                    subscription_id: sub.id.as_str().into(),
-                    user_phone: phone,
-                    product_name: name.clone(),
-                },
-            )
-            .await?;
+            ));
+            alerts.push(ctx.alert_item(&AdminAlert::AwaitingCredentials {
+                order_id: order.id.as_str().into(),
+                subscription_id: sub.id.as_str().into(),
+                user_phone: phone,
+                product_name: name.clone(),
+            })?);
         }
         if stock <= ctx.config.catalog.low_stock_threshold {
-            ctx.alert(
-                tx,
-                &AdminAlert::LowStock {
-                    product_id: product.id.as_str().into(),
-                    product_name: name.clone(),
-                    stock,
-                },
-            )
-            .await?;
+            alerts.push(ctx.alert_item(&AdminAlert::LowStock {
+                product_id: product.id.as_str().into(),
+                product_name: name.clone(),
+                stock,
+            })?);
         }
+        tx.insert_notifications(&notes).await?;
+        tx.insert_outbox_items(&alerts).await?;
         Ok(())
     }
 

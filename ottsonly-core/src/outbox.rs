@@ -304,8 +304,14 @@ impl Outbox<'_> {
 impl Ctx {
     /// Queues an admin alert in the same unit of work as its cause.
     pub async fn alert(&self, tx: &mut dyn Tx, alert: &AdminAlert) -> Result<()> {
+        tx.insert_outbox(&self.alert_item(alert)?).await?;
+        Ok(())
+    }
+
+    /// The outbox item that delivers `alert`, due now, for [`Tx::insert_outbox_items`].
+    pub fn alert_item(&self, alert: &AdminAlert) -> Result<OutboxItem> {
         let now = self.now();
-        let item = OutboxItem {
+        Ok(OutboxItem {
             id: self.id(),
             payload: serde_json::to_string(alert).map_err(|e| Error::Internal(e.to_string()))?,
             status: OutboxStatus::Pending,
@@ -316,8 +322,6 @@ impl Ctx {
             lease_until: None,
             last_error: None,
             delivered_at: None,
-        };
-        tx.insert_outbox(&item).await?;
-        Ok(())
+        })
     }
 }

@@ -171,6 +171,16 @@ pub trait Tx: StoreRead {
         now: Timestamp,
     ) -> StoreResult<Option<Money>>;
 
+    /// Guarded: as [`Tx::debit_balance`], and only if the user is not blocked; returns the user
+    /// as stored after the debit, or `None` if the user is missing, blocked or short of money
+    /// (one round trip where a read and a debit would take two).
+    async fn debit_unblocked_user(
+        &mut self,
+        user: &UserId,
+        amount: Money,
+        now: Timestamp,
+    ) -> StoreResult<Option<User>>;
+
     // --- ledger ---
     /// Conflict `ledger.reference` if (reference_type, reference_id, kind) exists.
     async fn insert_ledger_entry(&mut self, entry: &LedgerEntry) -> StoreResult<()>;
@@ -218,6 +228,13 @@ pub trait Tx: StoreRead {
         require_active: bool,
         now: Timestamp,
     ) -> StoreResult<Option<i64>>;
+    /// Guarded: takes one unit (stock −1) of an active product with stock left; returns the
+    /// product as stored after the change, or `None` if it is missing, inactive or out of stock.
+    async fn take_one_in_stock(
+        &mut self,
+        product: &ProductId,
+        now: Timestamp,
+    ) -> StoreResult<Option<Product>>;
     async fn insert_credential(&mut self, credential: &CredentialRecord) -> StoreResult<()>;
     /// Guarded: takes the oldest `Available` credential of the product, marks it `Assigned` to the
     /// subscription and returns it; `None` if the pool is empty. Two concurrent callers never
@@ -270,6 +287,10 @@ pub trait Tx: StoreRead {
 
     // --- notifications ---
     async fn insert_notification(&mut self, notification: &Notification) -> StoreResult<()>;
+    /// Inserts every notification, as many [`Tx::insert_notification`] calls would (an empty
+    /// slice does nothing). Backends may send them in one statement: a unit's rows cost one
+    /// round trip.
+    async fn insert_notifications(&mut self, notifications: &[Notification]) -> StoreResult<()>;
     async fn insert_broadcast(&mut self, broadcast: &Broadcast) -> StoreResult<()>;
     /// Marks one notification or broadcast read for the recipient; false if they cannot see it.
     async fn mark_notification_read(
@@ -294,6 +315,9 @@ pub trait Tx: StoreRead {
 
     // --- outbox ---
     async fn insert_outbox(&mut self, item: &OutboxItem) -> StoreResult<()>;
+    /// Inserts every item, as many [`Tx::insert_outbox`] calls would (an empty slice does
+    /// nothing), in as few round trips as the backend allows.
+    async fn insert_outbox_items(&mut self, items: &[OutboxItem]) -> StoreResult<()>;
     /// Guarded: leases up to `limit` `Pending` items due at `now` whose lease is absent or
     /// expired (oldest due first): sets `lease_owner`, `lease_until` and increments `attempts`.
     /// Two claimers never hold the same item at once.

@@ -28,6 +28,16 @@ impl MongoTx {
         pick(colls).insert_one(d).session(s).await.map(drop).map_err(map_err)
     }
 
+    /// `insert_many` (ordered: the first failure stops it, and the unit fails); nothing to send
+    /// for no documents (the driver refuses an empty batch).
+    async fn insert_many(&mut self, pick: Pick, docs: Vec<Document>) -> StoreResult<()> {
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let (colls, s) = self.parts()?;
+        pick(colls).insert_many(docs).session(s).await.map(drop).map_err(map_err)
+    }
+
     /// `update_one`; true if a document matched the filter (the guard held).
     async fn update_one(&mut self, pick: Pick, filter: Document, update: Document) -> StoreResult<bool> {
         let (colls, s) = self.parts()?;
@@ -165,6 +175,21 @@ impl Tx for MongoTx {
         money_of(d, f::BALANCE)
     }
 
+    async fn debit_unblocked_user(
+        &mut self,
+        user: &UserId,
+        amount: Money,
+        now: Timestamp,
+    ) -> StoreResult<Option<User>> {
+        self.take_turn(coll::USERS, user.as_str())?;
+        let filter = doc! {
+            (f::ID): user.as_str(), "is_blocked": false, (f::BALANCE): { "$gte": amount.paise() }
+        };
+        let update = doc! { "$inc": { (f::BALANCE): -amount.paise() }, "$set": { "updated_at": dt(now) } };
+        let d = self.modify(|c| &c.users, filter, update, None).await?;
+        d.as_ref().map(User::from_doc).transpose()
+    }
+
     async fn insert_ledger_entry(&mut self, e: &LedgerEntry) -> StoreResult<()> {
         self.insert(|c| &c.ledger, to_doc(e)?).await
     }
@@ -264,6 +289,18 @@ impl Tx for MongoTx {
         d.map(|d| Fields(&d).i64(f::STOCK)).transpose()
     }
 
+    async fn take_one_in_stock(
+        &mut self,
+        product: &ProductId,
+        now: Timestamp,
+    ) -> StoreResult<Option<Product>> {
+        self.take_turn(coll::PRODUCTS, product.as_str())?;
+        let filter = doc! { (f::ID): product.as_str(), (f::STOCK): { "$gte": 1 }, "is_active": true };
+        let update = doc! { "$inc": { (f::STOCK): -1 }, "$set": { "updated_at": dt(now) } };
+        let d = self.modify(|c| &c.products, filter, update, None).await?;
+        d.as_ref().map(Product::from_doc).transpose()
+    }
+
     async fn insert_credential(&mut self, cr: &CredentialRecord) -> StoreResult<()> {
         self.insert(|c| &c.credentials, to_doc(cr)?).await
     }
@@ -356,6 +393,11 @@ impl Tx for MongoTx {
         self.insert(|c| &c.notifications, to_doc(n)?).await
     }
 
+    async fn insert_notifications(&mut self, rows: &[Notification]) -> StoreResult<()> {
+        self.insert_many(|c| &c.notifications, rows.iter().map(to_doc).collect::<StoreResult<Vec<_>>>()?)
+            .await
+    }
+
     async fn insert_broadcast(&mut self, b: &Broadcast) -> StoreResult<()> {
         self.insert(|c| &c.broadcasts, to_doc(b)?).await
     }
@@ -443,6 +485,10 @@ impl Tx for MongoTx {
 
     async fn insert_outbox(&mut self, i: &OutboxItem) -> StoreResult<()> {
         self.insert(|c| &c.outbox, to_doc(i)?).await
+    }
+
+    async fn insert_outbox_items(&mut self, rows: &[OutboxItem]) -> StoreResult<()> {
+        self.insert_many(|c| &c.outbox, rows.iter().map(to_doc).collect::<StoreResult<Vec<_>>>()?).await
     }
 
     async fn claim_outbox(

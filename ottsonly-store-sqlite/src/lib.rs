@@ -9,6 +9,7 @@
 //! SQLite's write lock up front and so guards against other processes (a deferred transaction
 //! that later tries to write can fail with `SQLITE_BUSY` halfway through its work).
 
+mod batch;
 mod read;
 mod row;
 mod stats;

@@ -107,6 +107,15 @@ impl Tx for SqliteTx {
         self.returning_money(q).await
     }
 
+    async fn debit_unblocked_user(
+        &mut self,
+        user: &UserId,
+        amount: Money,
+        now: Timestamp,
+    ) -> StoreResult<Option<User>> {
+        crate::batch::debit_unblocked_user(&mut self.tx, user, amount, now).await
+    }
+
     async fn insert_ledger_entry(&mut self, e: &LedgerEntry) -> StoreResult<()> {
         self.insert(insert_sql("ledger", e)?).await
     }
@@ -202,6 +211,14 @@ impl Tx for SqliteTx {
         self.returning_i64(q).await
     }
 
+    async fn take_one_in_stock(
+        &mut self,
+        product: &ProductId,
+        now: Timestamp,
+    ) -> StoreResult<Option<Product>> {
+        crate::batch::take_one_in_stock(&mut self.tx, product, now).await
+    }
+
     async fn insert_credential(&mut self, cr: &CredentialRecord) -> StoreResult<()> {
         self.insert(insert_sql("credentials", cr)?).await
     }
@@ -293,6 +310,10 @@ impl Tx for SqliteTx {
         self.insert(insert_sql("notifications", n)?).await
     }
 
+    async fn insert_notifications(&mut self, rows: &[Notification]) -> StoreResult<()> {
+        crate::batch::insert_notifications(&mut self.tx, rows).await
+    }
+
     async fn insert_broadcast(&mut self, b: &Broadcast) -> StoreResult<()> {
         self.insert(insert_sql("broadcasts", b)?).await
     }
@@ -362,6 +383,10 @@ impl Tx for SqliteTx {
 
     async fn insert_outbox(&mut self, i: &OutboxItem) -> StoreResult<()> {
         self.insert(insert_sql("outbox", i)?).await
+    }
+
+    async fn insert_outbox_items(&mut self, rows: &[OutboxItem]) -> StoreResult<()> {
+        crate::batch::insert_outbox_items(&mut self.tx, rows).await
     }
 
     async fn claim_outbox(

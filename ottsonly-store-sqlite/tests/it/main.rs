@@ -235,3 +235,52 @@ async fn otp_rows_from_before_the_guess_budget_read_as_zero_guesses() {
     let rec = store.reader().await.unwrap().get_otp(&phone).await.unwrap().expect("row");
     assert_eq!((rec.attempts, rec.guesses_in_window), (3, 0));
 }
+
+/// Every statement a purchase runs (`Orders::purchase` → `tx.rs`/`read.rs`) finds its rows
+/// through an index, so its cost stays flat as orders, ledger entries and subscriptions pile up.
+/// The SQL is the shape the store sends, with literals for the parameters; keep it in step.
+#[tokio::test]
+async fn purchase_statements_use_indexes() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("db.sqlite");
+    drop(SqliteStore::open_path(&path).await.unwrap());
+    let mut conn = raw(&path).await;
+    for sql in [
+        // the idempotent replay
+        "SELECT * FROM orders WHERE user_id = 'u' AND idempotency_key = 'k'",
+        "SELECT * FROM subscriptions WHERE order_id = 'o'",
+        // the purchase (the two reads only run to name why a guarded step refused)
+        "SELECT * FROM users WHERE id = 'u'",
+        "SELECT * FROM products WHERE id = 'p'",
+        "UPDATE products SET stock = stock - 1, updated_at = 1 \
+         WHERE id = 'p' AND stock >= 1 AND is_active = 1 RETURNING *",
+        "UPDATE users SET wallet_balance_paise = wallet_balance_paise - 100, updated_at = 1 \
+         WHERE id = 'u' AND is_blocked = 0 AND wallet_balance_paise >= 100 RETURNING *",
+        // the general guarded steps, still used by refunds and wallet adjustments
+        "UPDATE products SET stock = stock + -1, updated_at = 1 \
+         WHERE id = 'p' AND stock + -1 >= 0 AND (1 = 0 OR is_active = 1) RETURNING stock",
+        "UPDATE users SET wallet_balance_paise = wallet_balance_paise - 100, updated_at = 1 \
+         WHERE id = 'u' AND wallet_balance_paise >= 100 RETURNING wallet_balance_paise",
+        "UPDATE credentials SET status = 'assigned', subscription_id = 's', assigned_at = 1 \
+         WHERE id = (SELECT id FROM credentials WHERE product_id = 'p' AND status = 'available' \
+         ORDER BY id LIMIT 1) RETURNING *",
+    ] {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        let plan: Vec<String> =
+            rows.iter().map(|r| sqlx::Row::try_get::<String, _>(r, "detail").unwrap()).collect();
+        assert!(!plan.is_empty(), "no plan for {sql}");
+        for step in &plan {
+            // Every table access is a SEARCH through an index (a SCAN reads the whole table).
+            if step.starts_with("SEARCH") || step.starts_with("SCAN") {
+                assert!(
+                    step.starts_with("SEARCH") && (step.contains("INDEX") || step.contains("PRIMARY KEY")),
+                    "{sql}\n  uses no index: {plan:?}"
+                );
+            }
+            assert!(!step.contains("TEMP B-TREE"), "{sql}\n  sorts: {plan:?}");
+        }
+    }
+}

@@ -72,6 +72,7 @@ macro_rules! store_conformance_tests {
             credential_subscription_is_unique,
             // orders and subscriptions
             order_round_trip_and_idempotency_key,
+            guarded_steps_return_the_changed_rows,
             order_refund_once,
             list_orders_filters_and_paginates,
             subscription_round_trip_and_unique_order,
@@ -92,6 +93,7 @@ macro_rules! store_conformance_tests {
             notifications_read_state_is_per_user,
             notifications_delete_and_hide,
             notifications_of_others_are_refused,
+            batch_inserts_store_every_row,
             // outbox, audit, settings
             outbox_round_trip_and_list_by_status,
             outbox_claim_leases_due_items,

@@ -271,3 +271,37 @@ pub async fn notifications_of_others_are_refused(ts: TestStore) {
         vec![bv(&x.b3, false), pv(&x.n3, false), bv(&x.b1, false), pv(&x.n1, false), bv(&x.beq, false)]
     );
 }
+
+/// `insert_notifications` and `insert_outbox_items` store every row as the one-row inserts
+/// would (more rows than one statement of a backend may carry, too); empty slices do nothing;
+/// a batch with a duplicate id fails and, with its unit dropped, leaves nothing behind.
+pub async fn batch_inserts_store_every_row(ts: TestStore) {
+    let c = Ctx::new(ts);
+    let u = c.user("+919800000011", Role::User);
+    let notes: Vec<Notification> = (0..70).map(|i| c.notification(&u, &format!("n{i}"))).collect();
+    let items: Vec<OutboxItem> = (0..70).map(|i| c.outbox(&format!("{{\"i\":{i}}}"), c.now())).collect();
+    in_tx!(c, |tx| {
+        tx.insert_user(&u).await.unwrap();
+        tx.insert_notifications(&[]).await.unwrap();
+        tx.insert_outbox_items(&[]).await.unwrap();
+        tx.insert_notifications(&notes).await.unwrap();
+        tx.insert_outbox_items(&items).await.unwrap();
+    });
+    let mut r = c.read().await;
+    let want: Vec<NotificationView> = notes.iter().rev().map(|n| personal_view(n, false)).collect();
+    assert_eq!(r.list_notifications(&recipient(&u), false, &first(100)).await.unwrap(), want);
+    let want: Vec<OutboxItem> = items.iter().rev().cloned().collect();
+    assert_eq!(r.list_outbox(None, &first(100)).await.unwrap(), want);
+
+    let fresh = c.notification(&u, "fresh");
+    let mut tx = c.tx().await;
+    assert!(tx.insert_notifications(&[fresh.clone(), notes[0].clone()]).await.is_err());
+    drop(tx);
+    let fresh_item = c.outbox("fresh", c.now());
+    let mut tx = c.tx().await;
+    assert!(tx.insert_outbox_items(&[fresh_item, items[0].clone()]).await.is_err());
+    drop(tx);
+    let mut r = c.read().await;
+    assert_eq!(r.list_notifications(&recipient(&u), false, &first(100)).await.unwrap().len(), 70);
+    assert_eq!(r.list_outbox(None, &first(100)).await.unwrap().len(), 70);
+}

@@ -350,3 +350,40 @@ pub async fn subscriptions_to_remind_boundaries(ts: TestStore) {
         cloned![subs[2], subs[3], subs[0]]
     );
 }
+
+/// The purchase's two guarded steps that return the changed row: `take_one_in_stock` takes from
+/// an active product with stock left (returning it after the change) and refuses missing,
+/// inactive and sold-out ones; `debit_unblocked_user` debits an unblocked user with enough money
+/// (returning the user after the debit) and refuses missing, blocked and short ones, changing
+/// nothing when it refuses.
+pub async fn guarded_steps_return_the_changed_rows(ts: TestStore) {
+    let c = Ctx::new(ts);
+    let one = c.product("One", 1, true);
+    let off = c.product("Off", 5, false);
+    let u = User { wallet_balance: paise(100), ..c.user("+919800000021", Role::User) };
+    let b = User { wallet_balance: paise(100), is_blocked: true, ..c.user("+919800000022", Role::User) };
+    in_tx!(c, |tx| {
+        tx.insert_product(&one).await.unwrap();
+        tx.insert_product(&off).await.unwrap();
+        tx.insert_user(&u).await.unwrap();
+        tx.insert_user(&b).await.unwrap();
+    });
+    let later = c.now() + TimeDelta::seconds(5);
+    in_tx!(c, |tx| {
+        let got = tx.take_one_in_stock(&one.id, later).await.unwrap();
+        assert_eq!(got, Some(Product { stock: 0, updated_at: later, ..one.clone() }));
+        assert_eq!(tx.take_one_in_stock(&one.id, later).await.unwrap(), None, "sold out");
+        assert_eq!(tx.take_one_in_stock(&off.id, later).await.unwrap(), None, "inactive");
+        assert_eq!(tx.take_one_in_stock(&c.id(), later).await.unwrap(), None, "missing");
+        let got = tx.debit_unblocked_user(&u.id, paise(60), later).await.unwrap();
+        assert_eq!(got, Some(User { wallet_balance: paise(40), updated_at: later, ..u.clone() }));
+        assert_eq!(tx.debit_unblocked_user(&u.id, paise(41), later).await.unwrap(), None, "short");
+        assert_eq!(tx.debit_unblocked_user(&b.id, paise(1), later).await.unwrap(), None, "blocked");
+        assert_eq!(tx.debit_unblocked_user(&c.id(), paise(1), later).await.unwrap(), None, "missing");
+    });
+    let mut r = c.read().await;
+    assert_eq!(r.get_product(&off.id).await.unwrap(), Some(off.clone()));
+    assert_eq!(r.get_user(&b.id).await.unwrap(), Some(b.clone()));
+    assert_eq!(r.get_user(&u.id).await.unwrap().unwrap().wallet_balance, paise(40));
+    assert_eq!(r.get_product(&one.id).await.unwrap().unwrap().stock, 0);
+}

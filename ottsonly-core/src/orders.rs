@@ -51,6 +51,7 @@ impl Orders<'_> {
     }
 
     /// One run of the purchase unit.
+    /// Run it inside [`Ctx::catalog_unit`]: it takes stock, which the cached product list shows.
     pub(crate) async fn purchase_once(
         &self,
         tx: &mut dyn Tx,

@@ -149,8 +149,9 @@ impl TelegramShop<'_> {
         let key = &crate::validate::key("idempotency_key", idempotency_key)?;
         let orders = crate::orders::Orders { ctx: self.ctx };
         let orders = &orders;
+        // A purchase changes stock: the cached product list must not outlive it.
         self.ctx
-            .unit(|tx| {
+            .catalog_unit(|tx| {
                 Box::pin(async move {
                     let seen = tx.get_order_by_idempotency_key(&actor.user_id, key).await?.is_some();
                     if !seen

@@ -554,6 +554,17 @@ async fn staff_see_pending_read_only(backend: Backend) {
     s.tg.tap(ALICE, m, &show);
     pass(&bot).await;
     assert!(s.tg.last(ALICE).text().contains("late@example.com"));
+    // /stats: today's figures from the store; amounts for the admin, counts for support,
+    // nothing for a customer.
+    for who in [ALICE, BOB, CAROL] {
+        s.tg.text(who, "/stats");
+    }
+    pass(&bot).await;
+    assert!(s.tg.last(ALICE).text().contains("for staff"), "{}", s.tg.last(ALICE).text());
+    let admin = s.tg.last(CAROL).text();
+    assert!(admin.contains("Orders: 1 · ₹100") && admin.contains("Waiting for a login: 0"), "{admin}");
+    let support = s.tg.last(BOB).text();
+    assert!(support.contains("Orders: 1\n") && !support.contains('₹'), "{support}");
 }
 
 /// "Top up" creates the gateway order through core and links to the checkout page, which shows
@@ -627,24 +638,6 @@ async fn notifications_are_pushed_once_per_chat(backend: Backend) {
     let second = ShopBot::new(s.t.app.clone(), opts).expect("bot");
     assert_eq!(pass(&second).await.pushed, 0);
     assert_eq!(s.tg.messages(ALICE).iter().filter(|c| c.text().starts_with('🔔')).count(), 3);
-}
-
-/// One test per case and backend.
-macro_rules! both_backends {
-    ($($case:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() { super::$case(super::Backend::Sqlite).await }
-            )+
-        }
-        mod mongo {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() { super::$case(super::Backend::Mongo).await }
-            )+
-        }
-    };
 }
 
 both_backends!(

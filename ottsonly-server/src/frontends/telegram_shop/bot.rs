@@ -479,6 +479,11 @@ impl ShopBot {
                     self.pending(&from, &a).await;
                 }
             }
+            "stats" => {
+                if let Some(a) = self.actor(&from).await {
+                    self.stats(&from, &a).await;
+                }
+            }
             _ => self.send(from.chat, "Unknown command. /help lists what I can do.", None).await,
         }
     }
@@ -661,6 +666,21 @@ impl ShopBot {
                     }
                 }
                 self.send(from.chat, text, Some(ReplyMarkup::InlineKeyboard(render::keyboard(rows)))).await;
+            }
+            Err(Error::Forbidden) => self.send(from.chat, "This command is for staff.", None).await,
+            Err(e) => self.failed(from.chat, &e).await,
+        }
+    }
+
+    /// Staff: today's figures (since midnight UTC) from the store's aggregation. Amounts are for
+    /// admins, who handle money; support reads the counts.
+    async fn stats(&self, from: &From, a: &Actor) {
+        let now = self.app.now();
+        let midnight = now.date_naive().and_hms_opt(0, 0, 0).map_or(now, |t| t.and_utc());
+        match self.app.stats().shop(a, midnight, now + chrono::TimeDelta::seconds(1)).await {
+            Ok(s) => {
+                let amounts = a.require(Action::WalletAdmin).is_ok();
+                self.send(from.chat, render::stats(&s, amounts), None).await
             }
             Err(Error::Forbidden) => self.send(from.chat, "This command is for staff.", None).await,
             Err(e) => self.failed(from.chat, &e).await,

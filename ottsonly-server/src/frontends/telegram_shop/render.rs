@@ -49,7 +49,7 @@ pub const HELP: &str = "Commands:\n\
 /notifications – unread notifications\n\
 /logout – unlink this Telegram account\n\
 /help – this list\n\
-Admins: /pending – subscriptions waiting for a login";
+Admins: /pending – subscriptions waiting for a login, /stats – today's figures";
 
 /// The command menu (`setMyCommands`).
 pub const COMMANDS: &[(&str, &str)] = &[
@@ -59,9 +59,24 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("subscriptions", "Your subscriptions"),
     ("notifications", "Unread notifications"),
     ("pending", "Admins: subscriptions waiting for a login"),
+    ("stats", "Admins: today's orders, revenue, refunds, top-ups"),
     ("logout", "Unlink this Telegram account"),
     ("help", "What this bot does"),
 ];
+
+/// `/stats`: today's figures; with `amounts` false (support) only the counts.
+pub fn stats(s: &ottsonly_core::ShopStats, amounts: bool) -> String {
+    let paise = |p: i64| rupees(Money::from_paise(p.max(0)).unwrap_or(Money::ZERO));
+    let with = |n: u64, p: i64| if amounts { format!("{n} · {}", paise(p)) } else { n.to_string() };
+    let mut out = format!("Today (since 00:00 UTC):\nOrders: {}", with(s.orders, s.revenue_paise));
+    out.push_str(&format!("\nRefunds: {}", with(s.refunds, s.refunded_paise)));
+    out.push_str(&format!("\nTop-ups: {}", with(s.topups, s.topup_paise)));
+    out.push_str(&format!("\nNew users: {}\nWaiting for a login: {}", s.new_users, s.waiting_for_login));
+    for l in &s.low_stock {
+        out.push_str(&format!("\nLow stock: {} ({})", l.name, l.stock));
+    }
+    out
+}
 
 pub fn product_label(p: &Product) -> String {
     if p.stock <= 0 {

@@ -779,24 +779,6 @@ async fn webhook_without_payments_configured(_b: Backend) {
     r.expect_error(503, "payments_not_configured");
 }
 
-/// One test per case and backend.
-macro_rules! both_backends {
-    ($($case:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() { super::$case(super::Backend::Sqlite).await }
-            )+
-        }
-        mod mongo {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() { super::$case(super::Backend::Mongo).await }
-            )+
-        }
-    };
-}
-
 both_backends!(
     happy_path_and_replay,
     bad_signatures_and_foreign_orders,

@@ -640,24 +640,6 @@ fn urlenc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// One test per case and backend.
-macro_rules! both_backends {
-    ($($case:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() { super::$case(super::Backend::Sqlite).await }
-            )+
-        }
-        mod mongo {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() { super::$case(super::Backend::Mongo).await }
-            )+
-        }
-    };
-}
-
 both_backends!(
     customer_buys_once_and_sees_the_login,
     purchase_failures_are_explained,

@@ -7,12 +7,10 @@
 
 use crate::access::{Action, Actor};
 use crate::auth::phone_race;
-use crate::ctx::{Ctx, UnitError};
+use crate::ctx::Ctx;
 use crate::error::{Error, Result};
-use crate::ids::{NotificationId, ProductId, SubscriptionId, UserId};
-use crate::model::{
-    Notification, NotificationKind, Product, Role, Subscription, SubscriptionStatus, Timestamp, User,
-};
+use crate::ids::{NotificationId, ProductId, UserId};
+use crate::model::{Notification, Product, Role, Timestamp, User};
 use crate::money::Money;
 use crate::orders::Purchase;
 use chrono::TimeDelta;
@@ -163,62 +161,6 @@ impl TelegramShop<'_> {
                     Ok(ShopPurchase::Bought(Box::new(
                         orders.purchase_once(tx, actor, product_id, Some(key)).await?,
                     )))
-                })
-            })
-            .await
-    }
-
-    /// Admin: gives a subscription waiting for its login the next pooled login of its product
-    /// (the oldest available), starting its period now; `None` when the pool is empty.
-    pub async fn assign_from_pool(&self, actor: &Actor, id: &SubscriptionId) -> Result<Option<Subscription>> {
-        actor.require(Action::AssignCredentials)?;
-        self.ctx
-            .unit(|tx| {
-                Box::pin(async move {
-                    let ctx = self.ctx;
-                    let now = ctx.now();
-                    let mut sub =
-                        tx.get_subscription(id).await?.ok_or(Error::NotFound { what: "subscription" })?;
-                    if sub.status != SubscriptionStatus::PendingCredentials {
-                        return Err(Error::InvalidState(format!(
-                            "the subscription is {}, not waiting for a login",
-                            sub.status
-                        ))
-                        .into());
-                    }
-                    let Some(cred) = tx.claim_credential(&sub.product_id, &sub.id, now).await? else {
-                        return Ok(None);
-                    };
-                    sub.credential_id = Some(cred.id);
-                    sub.status = SubscriptionStatus::Active;
-                    sub.start_at = Some(now);
-                    sub.end_at = Some(now + TimeDelta::days(i64::from(sub.duration_days)));
-                    sub.updated_at = now;
-                    if !tx.update_subscription(&sub, SubscriptionStatus::PendingCredentials).await? {
-                        return Err(UnitError::RunAgain("subscription changed meanwhile"));
-                    }
-                    let msg = format!(
-                        "The login for {} {} is in your subscription.",
-                        sub.platform_name, sub.plan_name
-                    );
-                    ctx.notify(
-                        &mut *tx,
-                        &sub.user_id,
-                        NotificationKind::CredentialsDelivered,
-                        "Your account is ready",
-                        msg,
-                    )
-                    .await?;
-                    let details = serde_json::json!({ "from_pool": true });
-                    ctx.audit(
-                        &mut *tx,
-                        actor,
-                        "subscription.assign_credentials",
-                        ("subscription", sub.id.as_str()),
-                        details,
-                    )
-                    .await?;
-                    Ok(Some(sub))
                 })
             })
             .await

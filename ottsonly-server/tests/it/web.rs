@@ -551,8 +551,8 @@ async fn waiting_subscriptions_get_a_typed_login(backend: Backend) {
     a.get("/admin").await.expect(200).has("Waiting for a login");
     let w = a.get("/admin/waiting").await.expect(200);
     w.has("Netflix Premium").has("Assign");
-    let at = w.text.find("/admin/waiting/").unwrap();
-    let action = w.text[at..at + w.text[at..].find('"').unwrap()].to_string();
+    let end = w.text.find("/assign\"").unwrap() + "/assign".len();
+    let action = w.text[w.text[..end].rfind('"').unwrap() + 1..end].to_string();
     a.post(
         &action,
         &[("username", "typed@example.com"), ("password", "s3cret"), ("profile", ""), ("pin", "")],
@@ -562,6 +562,22 @@ async fn waiting_subscriptions_get_a_typed_login(backend: Backend) {
     a.get("/admin/waiting").await.expect(200).has("No subscription is waiting");
     let page = u.get(done.location().split('?').next().unwrap()).await.expect(200);
     page.has("Show login").lacks("s3cret");
+    // The next one takes a pooled login: refused while the pool is empty, assigned once it is not.
+    let done =
+        u.post(&format!("/shop/products/{product}/buy"), &[("idempotency_key", "w-2")]).await.expect(303);
+    let w = a.get("/admin/waiting").await.expect(200);
+    let at = w.text.find("/assign-pooled").unwrap();
+    let start = w.text[..at].rfind('"').unwrap() + 1;
+    let pooled = w.text[start..at + "/assign-pooled".len()].to_string();
+    let r = a.post(&pooled, &[]).await.expect(303);
+    a.get(&r.location()).await.expect(200).has("No login of this product is in the pool");
+    let creds =
+        serde_json::json!({ "credentials": [{ "username": "pool@example.com", "password": "pw-pool" }] });
+    s.t.post(&format!("/products/{product}/credentials"), Some(&admin), creds).await.expect(200);
+    let r = a.post(&pooled, &[]).await.expect(303);
+    a.get(&r.location()).await.expect(200).has("Login assigned").has("No subscription is waiting");
+    a.post(&pooled, &[]).await.expect(409);
+    u.get(done.location().split('?').next().unwrap()).await.expect(200).has("Show login");
 }
 
 async fn support_sees_only_what_the_matrix_allows(backend: Backend) {

@@ -745,7 +745,7 @@ impl ShopBot {
                 }
                 Err(e) => self.failed(chat, &e).await,
             },
-            Callback::Assign(id) => match self.app.telegram_shop().assign_from_pool(&actor, &id).await {
+            Callback::Assign(id) => match self.app.subscriptions().assign_from_pool(&actor, &id).await {
                 Ok(Some(sub)) => {
                     let text = format!(
                         "Assigned: {} {} is {}.",

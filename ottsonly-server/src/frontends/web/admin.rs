@@ -38,6 +38,7 @@ pub(crate) fn routes() -> Route {
         .at("/orders/:id/refund", post(refund))
         .at("/waiting", get(waiting))
         .at("/waiting/:id/assign", post(assign))
+        .at("/waiting/:id/assign-pooled", post(assign_pooled))
         .at("/users", get(users))
         .at("/users/:id", get(user))
         .at("/users/:id/role", post(set_role))
@@ -558,6 +559,10 @@ async fn waiting(web: W<'_>, v: V<'_>, req: &Request, Query(q): Query<Msg>) -> R
                 h2 { (s.platform_name) " " (s.plan_name) }
                 p.muted { "Bought " (when(s.created_at)) " · " a href=(format!("/admin/users/{}", s.user_id)) { "buyer" } }
                 @if can_assign {
+                    form method="post" action=(format!("/admin/waiting/{}/assign-pooled", s.id)) {
+                        (csrf(&v))
+                        button type="submit" { "Assign the next pooled login" }
+                    }
                     form.row method="post" action=(format!("/admin/waiting/{}/assign", s.id)) {
                         (csrf(&v))
                         div { label for=(format!("u-{}", s.id)) { "Username" } input id=(format!("u-{}", s.id)) name="username" required; }
@@ -603,6 +608,16 @@ async fn assign(
         web.app.subscriptions().assign_credentials(actor, &SubscriptionId::from_string(id), creds).await
     );
     redirect("/admin/waiting?ok=assigned")
+}
+
+/// The product's next pooled login (core takes the oldest available); says so when the pool is
+/// empty. No pool count per row on the list: the answer here is the check.
+#[handler]
+async fn assign_pooled(web: W<'_>, v: V<'_>, req: &Request, Path(id): Path<String>) -> Response {
+    let actor = staff!(&v, req);
+    let assigned =
+        tryp!(&v, web.app.subscriptions().assign_from_pool(actor, &SubscriptionId::from_string(id)).await);
+    redirect(if assigned.is_some() { "/admin/waiting?ok=assigned" } else { "/admin/waiting?ok=pool_empty" })
 }
 
 // ---- users ----

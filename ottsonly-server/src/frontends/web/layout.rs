@@ -187,6 +187,7 @@ pub(crate) fn notice(key: Option<&str>) -> Markup {
         "imported" => "Credentials imported.",
         "refunded" => "Order refunded.",
         "assigned" => "Login assigned.",
+        "pool_empty" => "No login of this product is in the pool: import some, or type one in.",
         "sent" => "Notification sent.",
         "retried" => "Alert queued again.",
         "loggedout" => "You are logged out everywhere.",

@@ -517,6 +517,10 @@ pub struct UserFilter {
 pub struct OrderFilter {
     pub user_id: Option<UserId>,
     pub status: Option<OrderStatus>,
+    /// Placed at or after this instant.
+    pub placed_from: Option<Timestamp>,
+    /// Placed at or before this instant.
+    pub placed_to: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

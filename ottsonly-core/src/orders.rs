@@ -197,7 +197,7 @@ impl Orders<'_> {
 
     pub async fn mine(&self, actor: &Actor, page: &PageRequest) -> Result<Page<Order>> {
         actor.require(Action::MyOrders)?;
-        let filter = OrderFilter { user_id: Some(actor.user_id.clone()), status: None };
+        let filter = OrderFilter { user_id: Some(actor.user_id.clone()), ..Default::default() };
         self.list_unchecked(&filter, page).await
     }
 

@@ -196,6 +196,16 @@ pub(crate) async fn list_orders(
     let mut q = Document::new();
     put(&mut q, "user_id", filter.user_id.as_ref().map(UserId::as_str));
     put(&mut q, "status", filter.status.map(|s| s.as_str()));
+    let mut placed = Document::new();
+    if let Some(t) = filter.placed_from {
+        placed.insert("$gte", crate::doc::dt(t));
+    }
+    if let Some(t) = filter.placed_to {
+        placed.insert("$lte", crate::doc::dt(t));
+    }
+    if !placed.is_empty() {
+        q.insert("created_at", placed);
+    }
     let coll = &c.colls.orders;
     c.page(coll, q, slice).await
 }

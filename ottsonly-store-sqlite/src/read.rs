@@ -55,6 +55,13 @@ impl List {
         self
     }
 
+    fn filter_ms(&mut self, sql: &'static str, value: Option<Timestamp>) -> &mut Self {
+        if let Some(v) = value {
+            self.cond(sql).push_bind(ms(v));
+        }
+        self
+    }
+
     async fn page<T: FromRow>(mut self, c: &mut SqliteConnection, slice: &Slice) -> StoreResult<Vec<T>> {
         self.filter("id < ", slice.before_id.as_deref());
         self.qb.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(slice.limit));
@@ -155,7 +162,9 @@ pub(crate) async fn list_orders(
 ) -> StoreResult<Vec<Order>> {
     let mut l = List::new("SELECT * FROM orders");
     l.filter("user_id = ", f.user_id.as_ref().map(|u| u.as_str()))
-        .filter("status = ", f.status.map(|s| s.as_str()));
+        .filter("status = ", f.status.map(|s| s.as_str()))
+        .filter_ms("created_at >= ", f.placed_from)
+        .filter_ms("created_at <= ", f.placed_to);
     l.page(c, slice).await
 }
 

@@ -901,7 +901,11 @@ pub async fn order_lists_paginate_newest_first(ts: TestStore) {
     }
     assert_eq!(seen, ids);
     assert!(matches!(h.app.orders().mine(&support, &PageRequest::default()).await, Err(Error::Forbidden)));
-    let filter = OrderFilter { user_id: Some(user.user_id.clone()), status: Some(OrderStatus::Refunded) };
+    let filter = OrderFilter {
+        user_id: Some(user.user_id.clone()),
+        status: Some(OrderStatus::Refunded),
+        ..Default::default()
+    };
     assert!(h.app.orders().list(&support, &filter, &PageRequest::default()).await.unwrap().items.is_empty());
     assert!(matches!(
         h.app.orders().list(&user, &filter, &PageRequest::default()).await,

@@ -460,6 +460,10 @@ async fn admin_runs_the_shop(backend: Backend) {
     let list = a.get(&format!("/admin/orders?status=completed&phone={}", urlenc(USER))).await.expect(200);
     list.has("Netflix Premium");
     a.get("/admin/orders?status=refunded").await.expect(200).has("No orders match");
+    // The date range is a store query: today's order is in today's range, not in one long past.
+    let today = s.t.app.now().format("%Y-%m-%d").to_string();
+    a.get(&format!("/admin/orders?from={today}&to={today}")).await.expect(200).has("Netflix Premium");
+    a.get("/admin/orders?from=2001-01-01&to=2001-01-31").await.expect(200).has("No orders match");
     let at = list.text.find("/admin/orders/").unwrap();
     let order = list.text[at..at + list.text[at..].find('"').unwrap()].to_string();
     a.get(&order).await.expect(200).has("Refund");

@@ -178,9 +178,9 @@ async fn catalog_orders_and_subscriptions() {
         (refunded.status, refunded.refund_reason.as_deref(), refunded.refunded_by, refunded.refunded_at),
         (OrderStatus::Refunded, Some("duplicate"), Some(admin), Some(t(4)))
     );
-    let by_status = OrderFilter { user_id: None, status: Some(OrderStatus::Completed) };
+    let by_status = OrderFilter { status: Some(OrderStatus::Completed), ..Default::default() };
     assert_eq!(tx.list_orders(&by_status, &slice(10)).await.unwrap().len(), 1);
-    let by_user = OrderFilter { user_id: Some(UserId::from_string("u1")), status: None };
+    let by_user = OrderFilter { user_id: Some(UserId::from_string("u1")), ..Default::default() };
     assert_eq!(tx.list_orders(&by_user, &slice(10)).await.unwrap()[0].id, order.id);
 
     let sub = |id: &str, order: &str, end: i64| Subscription {

@@ -92,7 +92,11 @@ pub async fn list_orders_filters_and_paginates(ts: TestStore) {
     });
     let a2 = c.read().await.get_order(&a2.id).await.unwrap().unwrap();
 
-    let f = |user: Option<&User>, status| OrderFilter { user_id: user.map(|u| u.id.clone()), status };
+    let f = |user: Option<&User>, status| OrderFilter {
+        user_id: user.map(|u| u.id.clone()),
+        status,
+        ..Default::default()
+    };
     let mut r = c.read().await;
     let page = first(50);
     assert_eq!(r.list_orders(&f(None, None), &page).await.unwrap(), cloned![a4, a3, a2, b1, a1]);
@@ -107,6 +111,40 @@ pub async fn list_orders_filters_and_paginates(ts: TestStore) {
     assert_eq!(r.list_orders(&f(Some(&a), None), &first(2)).await.unwrap(), cloned![a4, a3]);
     assert_eq!(r.list_orders(&f(Some(&a), None), &before(a3.id.as_str(), 2)).await.unwrap(), cloned![a2, a1]);
     assert_eq!(r.list_orders(&f(None, None), &before(a2.id.as_str(), 50)).await.unwrap(), cloned![b1, a1]);
+    drop(r);
+
+    // Placed-at range, both ends inclusive, with the other filters and the cursor.
+    let now = c.now();
+    let at = |days: i64| now - TimeDelta::days(days);
+    let mut old = Vec::new();
+    for days in [3, 2, 1] {
+        let mut o = c.order(&b, &p, None);
+        o.created_at = at(days);
+        old.push(o);
+    }
+    in_tx!(c, |tx| {
+        for o in &old {
+            tx.insert_order(o).await.unwrap();
+        }
+    });
+    let (d3, d2, d1) = (&old[0], &old[1], &old[2]);
+    let range = |from: Option<i64>, to: Option<i64>| OrderFilter {
+        user_id: Some(b.id.clone()),
+        placed_from: from.map(at),
+        placed_to: to.map(at),
+        ..Default::default()
+    };
+    let mut r = c.read().await;
+    assert_eq!(r.list_orders(&range(Some(2), Some(1)), &page).await.unwrap(), vec![d1.clone(), d2.clone()]);
+    assert_eq!(r.list_orders(&range(None, Some(2)), &page).await.unwrap(), vec![d2.clone(), d3.clone()]);
+    // Newest id first, as every list: d1 was written after b1.
+    assert_eq!(r.list_orders(&range(Some(1), None), &page).await.unwrap(), vec![d1.clone(), b1.clone()]);
+    assert_eq!(
+        r.list_orders(&range(Some(3), Some(1)), &before(d1.id.as_str(), 1)).await.unwrap(),
+        vec![d2.clone()]
+    );
+    let none = OrderFilter { placed_from: Some(now + TimeDelta::days(1)), ..Default::default() };
+    assert_eq!(r.list_orders(&none, &page).await.unwrap(), vec![]);
 }
 
 /// Subscriptions round-trip (with every optional field set too), by id and by order; a second

@@ -65,8 +65,11 @@ impl OrdersApi {
         #[oai(validator(pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"))]
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<OrderPage>> {
-        let filter =
-            OrderFilter { user_id: user_id.0.map(UserId::from_string), status: status.0.map(Into::into) };
+        let filter = OrderFilter {
+            user_id: user_id.0.map(UserId::from_string),
+            status: status.0.map(Into::into),
+            ..Default::default()
+        };
         ok(self.0.app.orders().list(&auth.0, &filter, &page(limit.0, cursor.0)).await?.into())
     }
 

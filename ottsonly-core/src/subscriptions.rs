@@ -137,42 +137,14 @@ impl Subscriptions<'_> {
                     .await?;
                     sub.credential_id = Some(cid);
                     if !replacing {
-                        sub.status = SubscriptionStatus::Active;
-                        sub.start_at = Some(now);
-                        sub.end_at = Some(now + TimeDelta::days(i64::from(sub.duration_days)));
+                        start_period(&mut sub, now);
                     }
                     sub.updated_at = now;
                     if !tx.update_subscription(&sub, expected).await? {
                         return Err(UnitError::RunAgain("subscription changed meanwhile"));
                     }
-                    let (title, msg) = if replacing {
-                        (
-                            "Your login was updated",
-                            format!(
-                                "New login details for {} {} are in your subscription.",
-                                sub.platform_name, sub.plan_name
-                            ),
-                        )
-                    } else {
-                        (
-                            "Your account is ready",
-                            format!(
-                                "The login for {} {} is in your subscription.",
-                                sub.platform_name, sub.plan_name
-                            ),
-                        )
-                    };
-                    ctx.notify(&mut *tx, &sub.user_id, NotificationKind::CredentialsDelivered, title, msg)
+                    delivered(ctx, &mut *tx, actor, &sub, replacing, json!({ "replaced": replacing }))
                         .await?;
-                    let details = json!({ "replaced": replacing });
-                    ctx.audit(
-                        &mut *tx,
-                        actor,
-                        "subscription.assign_credentials",
-                        ("subscription", sub.id.as_str()),
-                        details,
-                    )
-                    .await?;
                     Ok(SubscriptionView { subscription: sub, credentials: Some(creds.clone()) })
                 })
             })
@@ -201,34 +173,12 @@ impl Subscriptions<'_> {
                         return Ok(None);
                     };
                     sub.credential_id = Some(cred.id);
-                    sub.status = SubscriptionStatus::Active;
-                    sub.start_at = Some(now);
-                    sub.end_at = Some(now + TimeDelta::days(i64::from(sub.duration_days)));
+                    start_period(&mut sub, now);
                     sub.updated_at = now;
                     if !tx.update_subscription(&sub, SubscriptionStatus::PendingCredentials).await? {
                         return Err(UnitError::RunAgain("subscription changed meanwhile"));
                     }
-                    let msg = format!(
-                        "The login for {} {} is in your subscription.",
-                        sub.platform_name, sub.plan_name
-                    );
-                    ctx.notify(
-                        &mut *tx,
-                        &sub.user_id,
-                        NotificationKind::CredentialsDelivered,
-                        "Your account is ready",
-                        msg,
-                    )
-                    .await?;
-                    let details = serde_json::json!({ "from_pool": true });
-                    ctx.audit(
-                        &mut *tx,
-                        actor,
-                        "subscription.assign_credentials",
-                        ("subscription", sub.id.as_str()),
-                        details,
-                    )
-                    .await?;
+                    delivered(ctx, &mut *tx, actor, &sub, false, json!({ "from_pool": true })).await?;
                     Ok(Some(sub))
                 })
             })
@@ -386,4 +336,38 @@ impl Subscriptions<'_> {
             })
             .await
     }
+}
+
+/// A waiting subscription gets its login: active from now for its duration.
+fn start_period(sub: &mut Subscription, now: Timestamp) {
+    sub.status = SubscriptionStatus::Active;
+    sub.start_at = Some(now);
+    sub.end_at = Some(now + TimeDelta::days(i64::from(sub.duration_days)));
+}
+
+/// A login is in the subscription now: the owner is told, and who put it there is audited.
+async fn delivered(
+    ctx: &Ctx,
+    tx: &mut dyn crate::store::Tx,
+    actor: &Actor,
+    sub: &Subscription,
+    replaced: bool,
+    details: serde_json::Value,
+) -> Result<()> {
+    let (title, msg) = if replaced {
+        (
+            "Your login was updated",
+            format!(
+                "New login details for {} {} are in your subscription.",
+                sub.platform_name, sub.plan_name
+            ),
+        )
+    } else {
+        (
+            "Your account is ready",
+            format!("The login for {} {} is in your subscription.", sub.platform_name, sub.plan_name),
+        )
+    };
+    ctx.notify(&mut *tx, &sub.user_id, NotificationKind::CredentialsDelivered, title, msg).await?;
+    ctx.audit(tx, actor, "subscription.assign_credentials", ("subscription", sub.id.as_str()), details).await
 }

@@ -341,7 +341,7 @@ impl Auth<'_> {
         if user.is_blocked {
             return Err(Error::UserBlocked);
         }
-        Ok((Actor { user_id: user.id.clone(), role: user.role, joined_at: user.created_at }, user))
+        Ok((Actor::of(&user), user))
     }
 
     /// Exchanges a refresh token for a new pair. Each token works once: presenting a used one

@@ -59,6 +59,11 @@ impl Wallet<'_> {
     /// (so ids cannot be probed); `token_expired` past the link's expiry; `user_blocked` for a
     /// blocked user. A paid or expired top-up is returned as it is, for the page to say so.
     pub async fn open_checkout(&self, topup_id: &TopUpId, token: &str) -> Result<CheckoutView> {
+        Ok(self.open_link(topup_id, token).await?.0)
+    }
+
+    /// [`Wallet::open_checkout`], also answering the link's user as the caller it acts for.
+    async fn open_link(&self, topup_id: &TopUpId, token: &str) -> Result<(CheckoutView, Actor)> {
         let gateway = self.gateway()?;
         let mut r = self.ctx.store.reader().await?;
         let topup = r.get_topup(topup_id).await?.ok_or(Error::InvalidToken)?;
@@ -67,13 +72,15 @@ impl Wallet<'_> {
         if user.is_blocked {
             return Err(Error::UserBlocked);
         }
-        Ok(CheckoutView {
+        let actor = Actor::of(&user);
+        let view = CheckoutView {
             topup,
             key_id: gateway.key_id().into(),
             contact: user.phone.to_string(),
             name: user.name,
             link_expires_at: expires,
-        })
+        };
+        Ok((view, actor))
     }
 
     /// Confirms a checkout result posted by the page of a link, as its user: the token must
@@ -87,15 +94,10 @@ impl Wallet<'_> {
         payment_id: &str,
         signature: &str,
     ) -> Result<PaymentOutcome> {
-        let view = self.open_checkout(topup_id, token).await?;
+        let (view, actor) = self.open_link(topup_id, token).await?;
         if order_id.trim() != view.topup.gateway_order_id {
             return Err(Error::NotFound { what: "top-up" });
         }
-        let actor = {
-            let mut r = self.ctx.store.reader().await?;
-            let user = r.get_user(&view.topup.user_id).await?.ok_or(Error::InvalidToken)?;
-            Actor { user_id: user.id, role: user.role, joined_at: user.created_at }
-        };
         self.verify_payment(&actor, order_id, payment_id, signature).await
     }
 

@@ -5,14 +5,27 @@ use poem::{Endpoint, Request, Response, Result};
 use std::sync::Arc;
 
 /// Runs the request in its own task, so a client that goes away cannot cancel a unit of work
-/// halfway (a future dropped inside a store transaction must not leave it half-done; see the
-/// REST front-end's `detach`, which answers in its JSON envelope instead).
+/// halfway (a future dropped inside sqlx's `BEGIN` left a pooled SQLite connection "inside a
+/// transaction", and every later unit on it failed; the fuzzer found it). Answers a plain 500
+/// if the task fails.
 pub async fn detach<E: Endpoint<Output = Response> + 'static>(ep: Arc<E>, req: Request) -> Result<Response> {
+    detach_or(ep, req, || {
+        Response::builder().status(StatusCode::INTERNAL_SERVER_ERROR).body("internal error")
+    })
+    .await
+}
+
+/// [`detach`], answering `on_failure()` (a front-end's own 500) if the task fails.
+pub async fn detach_or<E: Endpoint<Output = Response> + 'static>(
+    ep: Arc<E>,
+    req: Request,
+    on_failure: impl FnOnce() -> Response,
+) -> Result<Response> {
     match tokio::spawn(async move { ep.call(req).await }).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "request task failed");
-            Ok(Response::builder().status(StatusCode::INTERNAL_SERVER_ERROR).body("internal error"))
+            Ok(on_failure())
         }
     }
 }

@@ -135,18 +135,13 @@ pub async fn observe<E: Endpoint<Output = Response>>(
     Ok(resp)
 }
 
-/// Runs the request in its own task, so a client that goes away cannot cancel a unit of work
-/// halfway (a future dropped inside sqlx's `BEGIN` left a pooled SQLite connection "inside a
-/// transaction", and every later unit on it failed with a 500; the fuzzer found it).
+/// [`crate::common::http::detach`], answering a failed task in the JSON envelope.
 pub async fn detach<E: Endpoint<Output = Response> + 'static>(ep: Arc<E>, req: Request) -> Result<Response> {
-    match tokio::spawn(async move { ep.call(req).await }).await {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "request task failed");
-            let (code, message) = framework_code(StatusCode::INTERNAL_SERVER_ERROR, "");
-            Ok(envelope_response(StatusCode::INTERNAL_SERVER_ERROR, code, &message, None))
-        }
-    }
+    crate::common::http::detach_or(ep, req, || {
+        let (code, message) = framework_code(StatusCode::INTERNAL_SERVER_ERROR, "");
+        envelope_response(StatusCode::INTERNAL_SERVER_ERROR, code, &message, None)
+    })
+    .await
 }
 
 /// Turns every error the framework produces on its own (no route, wrong method, CORS refusal,

@@ -443,7 +443,6 @@ async fn orders(web: W<'_>, v: V<'_>, req: &Request, Query(q): Query<OrdersQ>) -
     };
     let filter = OrderFilter { user_id, status, placed_from: from, placed_to: to };
     let list = tryp!(&v, web.app.orders().list(actor, &filter, &page_req(&q.cursor)).await);
-    let items: Vec<_> = list.items.iter().collect();
     let base = format!(
         "/admin/orders?status={}&phone={}&from={}&to={}",
         urlencode(blank(&q.status).unwrap_or("")),
@@ -465,13 +464,13 @@ async fn orders(web: W<'_>, v: V<'_>, req: &Request, Query(q): Query<OrdersQ>) -
         }
         div.scroll { table {
             thead { tr { th { "When" } th { "Product" } th.num { "Amount" } th { "Status" } } }
-            tbody { @for o in &items { tr {
+            tbody { @for o in &list.items { tr {
                 td { a href=(format!("/admin/orders/{}", o.id)) { (when(o.created_at)) } }
                 td { (o.product_name) } td.num { (money(o.amount)) }
                 td { @if o.status == OrderStatus::Refunded { span.tag.bad { "refunded" } } @else { span.tag.ok { "completed" } } }
             } } }
         } }
-        @if items.is_empty() { p { "No orders match." } }
+        @if list.items.is_empty() { p { "No orders match." } }
         (pager(&base, list.next_cursor.as_deref()))
     };
     page(&v, Area::Admin, "Orders", body)
